@@ -1,0 +1,35 @@
+# replstack: the two commands a new user runs are `make demo` and `make test`.
+SHELL := /bin/bash
+PULUMI := scripts/pulumi
+PYTHON := .venv/bin/python
+STACK ?= local
+
+.PHONY: setup demo preview destroy test unit integration bench
+
+setup:
+	@scripts/setup
+
+# Builds the local demo cluster (stacks/Pulumi.local.yaml) and prints how to connect.
+demo: setup
+	@$(PULUMI) stack select --create $(STACK) --non-interactive >/dev/null
+	@$(PULUMI) up --yes --non-interactive --stack $(STACK)
+	@$(PYTHON) -m components.tools.endpoints --stack $(STACK)
+
+preview: setup
+	@$(PULUMI) preview --non-interactive --stack $(STACK)
+
+destroy: setup
+	@$(PULUMI) destroy --yes --non-interactive --stack $(STACK)
+
+# The whole suite: toolchain, unit and integration tests.
+test: setup
+	@$(PYTHON) -m pytest tests
+
+unit: setup
+	@$(PYTHON) -m pytest tests/unit tests/toolchain
+
+integration: setup
+	@$(PYTHON) -m pytest tests/integration
+
+bench: setup
+	@$(PYTHON) bench/local_up.py
