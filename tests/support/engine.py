@@ -65,20 +65,23 @@ class TempProject:
         path.write_text(yaml.safe_dump(settings, sort_keys=False))
 
 
-def temp_project(tmp_path: Path, program: Path, name: str = "replstack", link: tuple[str, ...] = ()) -> TempProject:
-    """Lays out a project in ``tmp_path/project`` that runs ``program`` (a directory with ``__main__.py``).
+def temp_project(tmp_path: Path, program: Path, name: str = "replstack") -> TempProject:
+    """Lays out a project in ``tmp_path/project`` that runs ``program`` (a directory with ``__main__.py``)."""
+    return _lay_out(tmp_path, name, [e for e in program.iterdir() if not e.name.startswith("Pulumi.")])
 
-    ``link`` names extra entries of the repository (for example ``components``) to link beside the program.
-    """
+
+def replstack_project(tmp_path: Path) -> TempProject:
+    """The replstack program itself (``__main__.py`` and ``components``), in a temporary project."""
+    return _lay_out(tmp_path, "replstack", [PROJECT_DIR / "__main__.py", PROJECT_DIR / "components"])
+
+
+def _lay_out(tmp_path: Path, name: str, entries: list[Path]) -> TempProject:
     root = tmp_path / "project"
     state_dir = tmp_path / "state"
     root.mkdir()
     state_dir.mkdir()
-    for entry in program.iterdir():
-        if entry.name != "Pulumi.yaml" and not entry.name.startswith("Pulumi."):
-            (root / entry.name).symlink_to(entry)
-    for entry in link:
-        (root / entry).symlink_to(PROJECT_DIR / entry)
+    for entry in entries:
+        (root / entry.name).symlink_to(entry)
     settings = {
         "name": name,
         "runtime": {

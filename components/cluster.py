@@ -1,0 +1,164 @@
+"""ReplicationCluster: the whole cluster as one component.
+
+Bootstrap order comes from data dependencies, not sleeps: databases (together, or one after the other when
+``serialized``) → replication topology → users → proxies → proxy sync. Each step is its own resource with
+its own error, so a failed ``up`` says which step failed and a re-run continues from what exists.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+
+from components.configurator.haproxy import PORT_NAMES, Backend, render_haproxy_cfg
+from components.configurator.mariadb import database_settings, render_my_cnf
+from components.configurator.placement import Placement
+from components.orchestrators.base import DatabaseRequest, Orchestrator, PlacedService, ProxyRequest
+from components.proxysync import ProxySync
+from components.secrets import password
+from components.spec import ClusterSpec, ProxySpec
+from components.topology import ReplicationTopology
+from components.users import DatabaseUsers
+
+
+@dataclass
+class Node:
+    name: str
+    role: str
+    service: PlacedService
+
+    @property
+    def endpoint(self) -> pulumi.Output[dict[str, Any]]:
+        return pulumi.Output.all(self.service.host, self.service.ports).apply(
+            lambda v: {"name": self.name, "host": v[0], "port": int(v[1]["mysql"]), "role": self.role})
+
+
+class ReplicationCluster(pulumi.ComponentResource):
+    write_endpoint: pulumi.Output[str]
+    read_endpoint: pulumi.Output[str]
+    primary: str
+    nodes: pulumi.Output[list]
+    root_user: str
+    root_password: pulumi.Output[str]
+    proxies: pulumi.Output[list]
+
+    def __init__(self, name: str, spec: ClusterSpec, orchestrator: Orchestrator,
+                 opts: pulumi.ResourceOptions | None = None):
+        super().__init__("replstack:index:ReplicationCluster", name, None, opts)
+        self.spec = spec
+        self.orchestrator = orchestrator
+        child = pulumi.ResourceOptions(parent=self)
+        boot = spec.bootstrap
+
+        given_root = pulumi.Output.secret(spec.root_password.get_secret_value()) if spec.root_password else None
+        self.root_user = boot.root_user
+        self.root_password = password("root-password", given_root, child)
+        replication_password = password("replication-password", None, child)
+        monitoring_password = password("monitoring-password", None, child)
+
+        self.primary = spec.primary_name()
+        db_nodes = self._databases(child)
+        endpoints = pulumi.Output.all(*[n.endpoint for n in db_nodes])
+
+        topology = ReplicationTopology("replication", {
+            "nodes": endpoints.apply(lambda eps: [{k: e[k] for k in ("name", "host", "port")} for e in eps]),
+            "primary": self.primary,
+            "rootUser": boot.root_user,
+            "rootPassword": self.root_password,
+            "replicationUser": boot.replication_user,
+            "replicationPassword": replication_password,
+            "semiSync": boot.semi_sync,
+            "timeout": boot.replication_timeout,
+        }, pulumi.ResourceOptions(parent=self, depends_on=[n.service.resource for n in db_nodes]))
+
+        primary_endpoint = next(n for n in db_nodes if n.role == "primary").endpoint
+        users = DatabaseUsers("users", {
+            "primary": primary_endpoint,
+            "rootUser": boot.root_user,
+            "rootPassword": self.root_password,
+            "monitoringUser": boot.monitoring_user,
+            "monitoringPassword": monitoring_password,
+            "checkUser": boot.check_user,
+            "checkHosts": orchestrator.proxy_source_hosts(),
+        }, pulumi.ResourceOptions(parent=self, depends_on=[topology]))
+
+        proxies = [self._proxy(p, endpoints, users) for p in spec.proxy_services()]
+        if proxies:
+            ProxySync("proxy-sync", {
+                "proxies": pulumi.Output.all(*[
+                    pulumi.Output.all(p.host, p.ports).apply(lambda v, name=spec_.name: {
+                        "name": name, "host": v[0], "adminPort": int(v[1]["admin"])})
+                    for p, spec_ in zip(proxies, spec.proxy_services())]),
+                "primary": self.primary,
+                "replicas": [n.name for n in db_nodes if n.role == "replica"],
+                "timeout": boot.proxy_sync_timeout,
+            }, pulumi.ResourceOptions(parent=self, depends_on=[p.resource for p in proxies]))
+
+        self.nodes = endpoints.apply(list)
+        self.proxies = pulumi.Output.all(*[
+            pulumi.Output.all(p.host, p.ports).apply(lambda v, s=s: {
+                "name": s.name, "kind": s.kind,
+                "writeEndpoint": _address(v[0], v[1]["write"]), "readEndpoint": _address(v[0], v[1]["read"]),
+                "statsUrl": f"http://{_address(v[0], v[1]['stats'])}/"})
+            for p, s in zip(proxies, spec.proxy_services())]).apply(list)
+        self.write_endpoint, self.read_endpoint = self._endpoints(db_nodes, proxies)
+        self.register_outputs({"writeEndpoint": self.write_endpoint, "readEndpoint": self.read_endpoint,
+                               "nodes": self.nodes, "proxies": self.proxies})
+
+    def _databases(self, child: pulumi.ResourceOptions) -> list[Node]:
+        spec, orchestrator = self.spec, self.orchestrator
+        nodes: list[Node] = []
+        previous: pulumi.Resource | None = None
+        for server_id, name in enumerate(spec.database.node_names(), start=1):
+            is_primary = name == self.primary
+            placement = orchestrator.place(name, ["mysql"], child)
+            settings = database_settings(spec.database, server_id=server_id, primary=is_primary)
+            config = placement.apply(lambda p, name=name, is_primary=is_primary, settings=settings: render_my_cnf(
+                cluster=orchestrator.cluster, node=name, primary=is_primary, settings=settings,
+                placement=Placement.from_output(p), run_as_root=orchestrator.runs_as_root))
+            depends = [previous] if spec.serialized and previous is not None else []
+            service = orchestrator.database(
+                DatabaseRequest(service=name, config=config, settings=settings, placement=placement,
+                                root_user=spec.bootstrap.root_user, root_password=self.root_password),
+                pulumi.ResourceOptions(parent=self, depends_on=depends))
+            nodes.append(Node(name, "primary" if is_primary else "replica", service))
+            previous = service.resource
+        return nodes
+
+    def _proxy(self, proxy: ProxySpec, endpoints: pulumi.Output[list], users: pulumi.Resource) -> PlacedService:
+        assert proxy.name is not None
+        placement = self.orchestrator.place(proxy.name, PORT_NAMES, pulumi.ResourceOptions(parent=self))
+        primary = self.primary
+        check_user = self.spec.bootstrap.check_user
+
+        def render(values: list[Any]) -> str:
+            place, eps = values
+            backends = {e["name"]: Backend(e["name"], e["host"], e["port"]) for e in eps}
+            return render_haproxy_cfg(
+                cluster=self.orchestrator.cluster, name=proxy.name or proxy.kind, placement=Placement.from_output(place),
+                primary=backends[primary], replicas=[b for n, b in backends.items() if n != primary],
+                check_user=check_user)
+
+        config = pulumi.Output.all(placement, endpoints).apply(render)
+        return self.orchestrator.proxy(
+            ProxyRequest(service=proxy.name, kind=proxy.kind, config=config, placement=placement),
+            pulumi.ResourceOptions(parent=self, depends_on=[users]))
+
+    def _endpoints(self, nodes: list[Node], proxies: list[PlacedService]) -> tuple[pulumi.Output[str], pulumi.Output[str]]:
+        """Through the first proxy when there is one; straight to the primary (and the first replica for reads)
+        otherwise."""
+        if proxies:
+            first = proxies[0]
+            both = pulumi.Output.all(first.host, first.ports)
+            return both.apply(lambda v: _address(v[0], v[1]["write"])), both.apply(lambda v: _address(v[0], v[1]["read"]))
+        primary = next(n for n in nodes if n.role == "primary")
+        reader = next((n for n in nodes if n.role == "replica"), primary)
+        return (primary.endpoint.apply(lambda e: _address(e["host"], e["port"])),
+                reader.endpoint.apply(lambda e: _address(e["host"], e["port"])))
+
+
+def _address(host: str, port: float | int) -> str:
+    """host:port; ports come back from provider state as floats (protobuf numbers)."""
+    return f"{host}:{int(port)}"

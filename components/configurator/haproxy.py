@@ -1,0 +1,48 @@
+"""haproxy.cfg: a write port routed to the primary, a read port balanced over the replicas (leastconn), MySQL
+health checks, a stats page, and the runtime API on a TCP socket (the proxy-sync step reads it) and on a unix
+socket in the proxy's directory (for a person with socat)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+
+from components.configurator.placement import Placement
+from components.configurator.render import render_template
+
+PORT_NAMES = ("write", "read", "stats", "admin")
+WRITE_BACKEND, READ_BACKEND = "write", "read"
+
+
+@dataclass(frozen=True)
+class Backend:
+    """A database node as the proxy sees it."""
+
+    name: str
+    host: str
+    port: int
+
+
+def haproxy_paths(placement: Placement) -> dict[str, str]:
+    root = PurePosixPath(placement.dir)
+    return {"config": str(root / "haproxy.cfg"), "pid_file": str(root / "haproxy.pid"),
+            "socket": str(root / "admin.sock"), "log": str(root / "haproxy.log")}
+
+
+def render_haproxy_cfg(*, cluster: str, name: str, placement: Placement, primary: Backend,
+                       replicas: list[Backend], check_user: str, maxconn: int = 4096) -> str:
+    """The read side falls back to the primary when the cluster has no replica."""
+    return render_template(
+        "haproxy.cfg.j2",
+        cluster=cluster,
+        name=name,
+        bind=placement.host,
+        ports=placement.ports,
+        paths=haproxy_paths(placement),
+        primary=primary,
+        readers=replicas or [primary],
+        check_user=check_user,
+        maxconn=maxconn,
+        write_backend=WRITE_BACKEND,
+        read_backend=READ_BACKEND,
+    )

@@ -1,0 +1,133 @@
+"""my.cnf for one MariaDB node, from the database spec, the node's role and its placement.
+
+Resource formulas follow replication-manager's configurator (all sizes in MB): the buffer pool takes 60 % of
+memory, the MyISAM key buffer and the Aria page cache 10 % each, in-memory temporary tables 70 % of the 16 %
+"threads" share; I/O capacity is a third of the disk's IOPS; read I/O and replication threads follow the cores.
+"""
+
+from __future__ import annotations
+
+from pathlib import PurePosixPath
+
+from components.configurator.placement import Placement
+from components.configurator.render import render_template
+from components.configurator.tags import DATABASE_TAGS
+from components.spec import DatabaseSpec
+
+SHARED_PCT = {"threads": 16, "innodb": 60, "myisam": 10, "aria": 10}
+TMP_PCT_OF_THREADS = 70
+REDO_MIN_MB, REDO_MAX_MB, SMALL_REDO_MB = 1024, 20480, 128
+IOPS_LATENCY_S = 0.002
+
+
+def memory_settings(db: DatabaseSpec) -> dict[str, str]:
+    mem = db.memory
+    pool = mem * SHARED_PCT["innodb"] // 100
+    redo = SMALL_REDO_MB if "smallredolog" in db.tags else min(max(pool // 2, REDO_MIN_MB), REDO_MAX_MB)
+    threads = mem * SHARED_PCT["threads"] // 100
+    tmp = max(threads * TMP_PCT_OF_THREADS // 100, 16)
+    return {
+        "innodb_buffer_pool_size": f"{pool}M",
+        "innodb_log_file_size": f"{redo}M",
+        "innodb_log_buffer_size": "16M",
+        "key_buffer_size": f"{max(mem * SHARED_PCT['myisam'] // 100, 1)}M",
+        "aria_pagecache_buffer_size": f"{max(mem * SHARED_PCT['aria'] // 100, 1)}M",
+        "tmp_table_size": f"{tmp}M",
+        "max_heap_table_size": f"{tmp}M",
+    }
+
+
+def io_settings(db: DatabaseSpec) -> dict[str, str]:
+    return {
+        "innodb_io_capacity": str(max(db.iops // 3, 100)),
+        "innodb_io_capacity_max": str(max(db.iops, 100)),
+        "innodb_read_io_threads": str(db.cores),
+        "innodb_write_io_threads": str(max(int(db.iops * IOPS_LATENCY_S), 1)),
+        "innodb_purge_threads": "4",
+        "innodb_lru_scan_depth": "1024",
+        "innodb_max_dirty_pages_pct": "40",
+        "innodb_max_dirty_pages_pct_lwm": "20",
+        "innodb_flush_log_at_trx_commit": "1",
+    }
+
+
+def replication_settings(db: DatabaseSpec, server_id: int, primary: bool) -> dict[str, str]:
+    return {
+        "server_id": str(server_id),
+        "gtid_domain_id": str(db.domain_id),
+        "gtid_strict_mode": "1",
+        "log_bin": "mariadb-bin",
+        "log_bin_index": "mariadb-bin.index",
+        "binlog_format": db.binlog_format,
+        "log_slave_updates": "1",
+        "sync_binlog": "1",
+        "relay_log": "relay-bin",
+        "relay_log_index": "relay-bin.index",
+        "relay_log_recovery": "1",
+        "expire_logs_days": str(db.expire_logs_days),
+        "slave_parallel_threads": str(db.cores),
+        # A replica comes back read-only after any restart; only the primary takes writes.
+        "read_only": "0" if primary else "1",
+    }
+
+
+def database_settings(db: DatabaseSpec, server_id: int, primary: bool) -> dict[str, str]:
+    """Every generated server setting of a node, in the order they are written; tags and the stack's own
+    ``settings`` override the generated values, in that order."""
+    settings = {
+        "skip_name_resolve": "1",
+        "max_connections": str(db.max_connections),
+        **replication_settings(db, server_id, primary),
+        **memory_settings(db),
+        **io_settings(db),
+    }
+    for tag in db.tags:
+        settings.update({k: str(v) for k, v in DATABASE_TAGS[tag].items()})
+    settings.update({k: str(v) for k, v in db.settings.items()})
+    return settings
+
+
+def node_paths(placement: Placement) -> dict[str, str]:
+    """The files of a node inside its directory; the layout a person finds there."""
+    root = PurePosixPath(placement.dir)
+    return {
+        "config": str(root / "my.cnf"),
+        "datadir": str(root / "data"),
+        "socket": str(root / "mariadbd.sock"),
+        "pid_file": str(root / "mariadbd.pid"),
+        "log_error": str(root / "error.log"),
+        "tmpdir": str(root / "tmp"),
+    }
+
+
+def placement_settings(placement: Placement, run_as_root: bool) -> dict[str, str]:
+    paths = node_paths(placement)
+    settings = {
+        "port": str(placement.ports["mysql"]),
+        "bind_address": placement.host,
+        "report_host": placement.host,
+        "report_port": str(placement.ports["mysql"]),
+        "socket": paths["socket"],
+        "datadir": paths["datadir"],
+        "pid_file": paths["pid_file"],
+        "log_error": paths["log_error"],
+        "tmpdir": paths["tmpdir"],
+    }
+    if run_as_root:
+        settings["user"] = "root"
+    return settings
+
+
+def render_my_cnf(*, cluster: str, node: str, primary: bool, settings: dict[str, str], placement: Placement,
+                  run_as_root: bool) -> str:
+    return render_template(
+        "my.cnf.j2",
+        cluster=cluster,
+        node=node,
+        role="primary" if primary else "replica",
+        path=node_paths(placement)["config"],
+        socket=node_paths(placement)["socket"],
+        port=placement.ports["mysql"],
+        placement=placement_settings(placement, run_as_root),
+        settings=settings,
+    )

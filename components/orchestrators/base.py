@@ -1,0 +1,83 @@
+"""The contract every orchestrator backend implements.
+
+A backend does placement and the life of processes or containers; it never decides topology. For each service
+the cluster asks it for two resources:
+
+* a **placement**: where the service runs (its host address, its ports by name, its directory), chosen when
+  the placement is created and kept in state, so a service keeps its ports across updates;
+* a **service**: the database or proxy itself, created from files the configurator rendered for that placement
+  plus its resources. Create installs and starts it and waits until it answers; read reports drift (a dead
+  process); update applies a new config (live when it can, by restart when it must); delete stops it and
+  removes its data unless the stack keeps data.
+
+Outputs of a service that the rest of the cluster relies on: ``host``, ``port`` (databases) or ``ports``
+(proxies), and ``running``.
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
+
+import pulumi
+
+
+@dataclass
+class PlacedService:
+    """What the cluster gets back for one service."""
+
+    resource: pulumi.Resource
+    host: pulumi.Output[str]
+    ports: pulumi.Output[Mapping[str, int]]
+
+
+@dataclass(frozen=True)
+class DatabaseRequest:
+    """A database service to run: its rendered config and the settings it was rendered from (so that an
+    update can tell dynamic changes from restart-needing ones), and the administrative account to create."""
+
+    service: str
+    config: pulumi.Input[str]
+    settings: pulumi.Input[Mapping[str, str]]
+    placement: pulumi.Input[Mapping[str, Any]]
+    root_user: str
+    root_password: pulumi.Input[str]
+
+
+@dataclass(frozen=True)
+class ProxyRequest:
+    service: str
+    kind: str
+    config: pulumi.Input[str]
+    placement: pulumi.Input[Mapping[str, Any]]
+
+
+class Orchestrator(abc.ABC):
+    """One backend. ``cluster`` names the cluster (project and stack) for directories and labels."""
+
+    name: str
+
+    def __init__(self, cluster: str):
+        self.cluster = cluster
+
+    @property
+    @abc.abstractmethod
+    def runs_as_root(self) -> bool:
+        """Whether database servers run as the OS root account (my.cnf then says ``user = root``)."""
+
+    @abc.abstractmethod
+    def proxy_source_hosts(self) -> list[str]:
+        """The addresses proxies connect to the databases from (the health-check account is limited to them)."""
+
+    @abc.abstractmethod
+    def place(self, service: str, port_names: Sequence[str], opts: pulumi.ResourceOptions) -> pulumi.Output[dict]:
+        """A placement for ``service`` with one port per name; resolves to {host, ports, dir}."""
+
+    @abc.abstractmethod
+    def database(self, request: DatabaseRequest, opts: pulumi.ResourceOptions) -> PlacedService:
+        """A running database server."""
+
+    @abc.abstractmethod
+    def proxy(self, request: ProxyRequest, opts: pulumi.ResourceOptions) -> PlacedService:
+        """A running proxy."""

@@ -1,0 +1,87 @@
+"""The life of one HAProxy on a host: check the config, start it as a daemon, reload it in place (a new process
+takes the listeners, the old one finishes its connections), stop it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+
+from components.orchestrators.hosts import SIGKILL, SIGTERM, CommandFailed, Host
+from components.waiting import wait_until
+
+
+class ProxyFailed(RuntimeError):
+    """HAProxy refused its config or did not start."""
+
+
+@dataclass(frozen=True)
+class HAProxyPaths:
+    config: str
+    pid_file: str
+    socket: str
+    log: str
+
+    @property
+    def dir(self) -> str:
+        return str(PurePosixPath(self.config).parent)
+
+
+class HAProxyProcess:
+    def __init__(self, host: Host, paths: HAProxyPaths, binary: str = "/usr/sbin/haproxy"):
+        self.host = host
+        self.paths = paths
+        self.binary = binary
+
+    def write_config(self, text: str) -> None:
+        self.host.make_dirs(self.paths.dir)
+        self.host.write_file(self.paths.config, text)
+        try:
+            self.host.run([self.binary, "-c", "-q", "-f", self.paths.config], timeout=60)
+        except CommandFailed as error:
+            raise ProxyFailed(f"HAProxy refused {self.paths.config}: {error}") from None
+
+    def pid(self) -> int | None:
+        text = (self.host.read_file(self.paths.pid_file) or "").split()
+        return int(text[0]) if text and text[0].isdigit() else None
+
+    def is_running(self, pid: int | None = None) -> bool:
+        pid = pid or self.pid()
+        return bool(pid) and self.host.process_alive(int(pid), self.paths.config)
+
+    def start(self, timeout: float) -> int:
+        """Daemon mode: the command returns once the listeners are bound, or fails naming the reason."""
+        self.host.remove_tree(self.paths.pid_file)
+        try:
+            self.host.run([self.binary, "-D", "-f", self.paths.config, "-p", self.paths.pid_file], timeout=timeout)
+        except CommandFailed as error:
+            raise ProxyFailed(f"HAProxy did not start: {error}") from None
+        return wait_until(lambda: self.pid() if self.is_running() else None, timeout=timeout,
+                          what=f"HAProxy ({self.paths.config}) to write its pid")
+
+    def reload(self, timeout: float) -> int:
+        """A soft reload: the new process binds, then tells the old one (-sf) to finish and leave."""
+        old = self.pid()
+        if not self.is_running(old):
+            return self.start(timeout)
+        try:
+            self.host.run([self.binary, "-D", "-f", self.paths.config, "-p", self.paths.pid_file,
+                           "-sf", str(old)], timeout=timeout)
+        except CommandFailed as error:
+            raise ProxyFailed(f"HAProxy did not reload: {error}") from None
+        return wait_until(lambda: (p := self.pid()) != old and self.is_running(p) and p, timeout=timeout,
+                          what="the reloaded HAProxy to write its pid")
+
+    def stop(self, pid: int | None, timeout: float) -> None:
+        pid = pid if self.is_running(pid) else self.pid()
+        if not self.is_running(pid):
+            return
+        assert pid is not None
+        self.host.signal(pid, SIGTERM)
+        try:
+            wait_until(lambda: not self.is_running(pid), timeout=timeout, what=f"HAProxy {pid} to stop")
+        except TimeoutError:
+            self.host.signal(pid, SIGKILL)
+            wait_until(lambda: not self.is_running(pid), timeout=10, what=f"HAProxy {pid} to die")
+
+    def remove(self) -> None:
+        self.host.remove_tree(self.paths.dir)

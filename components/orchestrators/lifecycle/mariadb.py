@@ -1,0 +1,152 @@
+"""The life of one MariaDB server on a host: install the datadir, start, wait until it answers, secure the
+root account, apply settings live, stop. Written once against the ``Host`` transport."""
+
+from __future__ import annotations
+
+import getpass
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+
+from components.orchestrators.hosts import SIGKILL, SIGTERM, Host
+from components.sql import Endpoint, connect, execute, quote_account, query
+from components.waiting import StopWaiting, wait_until
+
+
+class ServerFailed(RuntimeError):
+    """The server did not start or stop as asked; the message carries the end of its error log."""
+
+
+@dataclass(frozen=True)
+class MariaDBPaths:
+    config: str
+    datadir: str
+    socket: str
+    pid_file: str
+    log_error: str
+    tmpdir: str
+
+    @property
+    def dir(self) -> str:
+        return str(PurePosixPath(self.config).parent)
+
+
+@dataclass(frozen=True)
+class MariaDBBinaries:
+    server: str = "/usr/sbin/mariadbd"
+    install_db: str = "/usr/bin/mariadb-install-db"
+
+
+class MariaDBServer:
+    def __init__(self, host: Host, paths: MariaDBPaths, binaries: MariaDBBinaries, os_user: str | None = None):
+        self.host = host
+        self.paths = paths
+        self.binaries = binaries
+        # The OS account that runs mariadbd; root's socket login is tied to it.
+        self.os_user = os_user or getpass.getuser()
+
+    # -- files --------------------------------------------------------------------------------------------
+    def write_config(self, text: str) -> None:
+        self.host.make_dirs(self.paths.dir)
+        self.host.make_dirs(self.paths.tmpdir)
+        self.host.write_file(self.paths.config, text)
+
+    def is_installed(self) -> bool:
+        return self.host.exists(str(PurePosixPath(self.paths.datadir) / "mysql"))
+
+    def install(self) -> None:
+        """Creates the system tables. Root logs in through the unix socket as the OS account that runs the
+        server, so no password exists (or is passed anywhere) before ``secure`` sets one over that socket."""
+        if self.is_installed():
+            return
+        self.host.remove_tree(self.paths.datadir)
+        self.host.run([
+            self.binaries.install_db,
+            f"--defaults-file={self.paths.config}",
+            f"--user={self.os_user}",
+            "--auth-root-authentication-method=socket",
+            f"--auth-root-socket-user={self.os_user}",
+            "--skip-test-db",
+        ])
+
+    # -- process ------------------------------------------------------------------------------------------
+    def is_running(self, pid: int | None) -> bool:
+        return bool(pid) and self.host.process_alive(int(pid), self.paths.config)
+
+    def start(self, timeout: float) -> int:
+        """Starts mariadbd detached and waits until it accepts connections on its socket."""
+        if self.host.exists(self.paths.socket):
+            self.host.remove_tree(self.paths.socket)
+        pid = self.host.spawn([self.binaries.server, f"--defaults-file={self.paths.config}"],
+                              log_path=str(PurePosixPath(self.paths.dir) / "mariadbd.out"))
+
+        def answers() -> bool:
+            # Any process with that pid is ours here: the command line is not matched, since right after
+            # the spawn it may not show mariadbd's yet.
+            if not self.host.process_alive(pid, ""):
+                raise StopWaiting(f"mariadbd exited while starting: {self.error_log_tail()}")
+            with connect(self.socket_endpoint(), timeout=2):
+                return True
+
+        try:
+            wait_until(answers, timeout=timeout, what=f"mariadbd ({self.paths.config}) to accept connections")
+        except StopWaiting as error:
+            raise ServerFailed(str(error)) from None
+        except TimeoutError as error:
+            self.stop(pid, timeout=10)
+            raise ServerFailed(f"{error}; {self.error_log_tail()}") from None
+        return pid
+
+    def stop(self, pid: int | None, timeout: float) -> None:
+        """A clean shutdown (SIGTERM), then SIGKILL if it has not ended after ``timeout`` seconds."""
+        if not self.is_running(pid):
+            return
+        assert pid is not None
+        self.host.signal(pid, SIGTERM)
+        try:
+            wait_until(lambda: not self.is_running(pid), timeout=timeout, what=f"mariadbd {pid} to shut down")
+        except TimeoutError:
+            self.host.signal(pid, SIGKILL)
+            wait_until(lambda: not self.is_running(pid), timeout=10, what=f"mariadbd {pid} to die")
+
+    def remove(self) -> None:
+        self.host.remove_tree(self.paths.dir)
+
+    def error_log_tail(self, lines: int = 12) -> str:
+        text = self.host.read_file(self.paths.log_error) or ""
+        return " | ".join(line.strip() for line in text.strip().splitlines()[-lines:]) or "(empty error log)"
+
+    # -- SQL over the local socket ------------------------------------------------------------------------
+    def socket_endpoint(self) -> Endpoint:
+        return Endpoint(host="localhost", port=0, user=self.os_user, unix_socket=self.paths.socket)
+
+    def secure(self, root_user: str, root_password: str) -> None:
+        """Creates (or re-keys) the administrative account that clients use over the network, outside the
+        binary log so that every node does the same on its own and replication replays nothing of it."""
+        account = quote_account(root_user, "%")
+        with connect(self.socket_endpoint()) as conn:
+            execute(conn, "SET SESSION sql_log_bin = 0")
+            execute(conn, f"CREATE USER IF NOT EXISTS {account} IDENTIFIED BY %s", (root_password,))
+            execute(conn, f"ALTER USER {account} IDENTIFIED BY %s", (root_password,))
+            execute(conn, f"GRANT ALL PRIVILEGES ON *.* TO {account} WITH GRANT OPTION")
+            for row in query(conn, "SELECT user, host FROM mysql.user WHERE user = ''"):
+                execute(conn, f"DROP USER {quote_account(row['user'], row['host'])}")
+
+    def apply_live(self, settings: dict[str, str]) -> None:
+        """``SET GLOBAL`` for settings known to be dynamic (see configurator.settings)."""
+        with connect(self.socket_endpoint()) as conn:
+            for name, value in settings.items():
+                execute(conn, f"SET GLOBAL {name} = %s", (_sql_value(value),))
+
+    def server_version(self) -> str:
+        with connect(self.socket_endpoint()) as conn:
+            return str(query(conn, "SELECT VERSION() AS v")[0]["v"])
+
+
+def _sql_value(value: str) -> int | str:
+    """my.cnf values as SET GLOBAL wants them: sizes with a unit suffix become bytes, numbers numbers."""
+    units = {"K": 1024, "M": 1024**2, "G": 1024**3}
+    if value[-1:].upper() in units and value[:-1].isdigit():
+        return int(value[:-1]) * units[value[-1].upper()]
+    if value.lstrip("-").isdigit():
+        return int(value)
+    return value

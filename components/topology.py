@@ -1,0 +1,210 @@
+"""The replication topology: one primary, every other node a GTID replica of it, read-only.
+
+The step diagnoses before it acts (as mysql-operator's diagnose does): it reads each node into a named state,
+then does only what that state needs, so running it on a healthy cluster changes nothing and running it after
+a partial failure finishes the job. ``read`` (refresh) reports which replicas really replicate, so a broken
+replica shows up as drift and the next ``up`` repairs what can be repaired without touching data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+import pulumi
+import pymysql
+from pulumi.dynamic import CreateResult, DiffResult, ReadResult, Resource, ResourceProvider, UpdateResult
+
+from components.sql import Endpoint, connect, execute, query, quote_account, variable
+from components.waiting import WaitTimeout, wait_until
+
+
+class NodeState(str, Enum):
+    UNREACHABLE = "unreachable"
+    STANDALONE = "standalone"            # no replication configured
+    REPLICATING = "replicating"          # from the intended primary, both threads running
+    BROKEN = "broken"                    # from the intended primary, a thread stopped
+    ELSEWHERE = "replicating-elsewhere"  # configured from another source
+
+
+@dataclass
+class Diagnosis:
+    name: str
+    state: NodeState
+    read_only: bool = False
+    gtid_current_pos: str = ""
+    error: str = ""
+
+
+class TopologyError(RuntimeError):
+    pass
+
+
+def _endpoint(node: dict[str, Any], props: dict[str, Any]) -> Endpoint:
+    return Endpoint(host=node["host"], port=int(node["port"]), user=props["rootUser"], password=props["rootPassword"])
+
+
+def _slave_status(conn: pymysql.connections.Connection) -> dict[str, Any] | None:
+    rows = query(conn, "SHOW SLAVE STATUS")
+    return rows[0] if rows else None
+
+
+def diagnose(node: dict[str, Any], primary: dict[str, Any], props: dict[str, Any]) -> Diagnosis:
+    try:
+        with connect(_endpoint(node, props)) as conn:
+            status = _slave_status(conn)
+            read_only = variable(conn, "read_only") == "1"
+            current = variable(conn, "gtid_current_pos")
+    except pymysql.MySQLError as error:
+        return Diagnosis(node["name"], NodeState.UNREACHABLE, error=str(error))
+    if status is None or not status.get("Master_Host"):
+        return Diagnosis(node["name"], NodeState.STANDALONE, read_only, current)
+    same_source = (status["Master_Host"], int(status["Master_Port"])) == (primary["host"], int(primary["port"]))
+    if not same_source:
+        return Diagnosis(node["name"], NodeState.ELSEWHERE, read_only, current)
+    running = status["Slave_IO_Running"] == "Yes" and status["Slave_SQL_Running"] == "Yes"
+    error = status.get("Last_SQL_Error") or status.get("Last_IO_Error") or ""
+    return Diagnosis(node["name"], NodeState.REPLICATING if running else NodeState.BROKEN, read_only, current, error)
+
+
+class ReplicationTopologyProvider(ResourceProvider):
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        self._converge(props)
+        return CreateResult(id_=f"topology-{props['primary']}", outs=self._outs(props))
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        keys = ("nodes", "primary", "replicationUser", "replicationPassword", "semiSync")
+        changed = any(olds.get(k) != news.get(k) for k in keys)
+        expected = sorted(n["name"] for n in news["nodes"] if n["name"] != news["primary"])
+        return DiffResult(changes=changed or sorted(olds.get("replicating") or []) != expected)
+
+    def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        self._converge(news)
+        return UpdateResult(outs=self._outs(news))
+
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        primary = self._primary(props)
+        replicating = [n["name"] for n in self._replicas(props)
+                       if diagnose(n, primary, props).state is NodeState.REPLICATING]
+        return ReadResult(id_=id_, outs={**props, "replicating": replicating})
+
+    def delete(self, _id: str, _props: dict[str, Any]) -> None:
+        """Nothing to undo: the servers themselves are removed after this, or keep their data as they are."""
+
+    # -----------------------------------------------------------------------------------------------------
+    @staticmethod
+    def _primary(props: dict[str, Any]) -> dict[str, Any]:
+        return next(n for n in props["nodes"] if n["name"] == props["primary"])
+
+    @staticmethod
+    def _replicas(props: dict[str, Any]) -> list[dict[str, Any]]:
+        return [n for n in props["nodes"] if n["name"] != props["primary"]]
+
+    def _outs(self, props: dict[str, Any]) -> dict[str, Any]:
+        return {**props, "replicas": [n["name"] for n in self._replicas(props)],
+                "replicating": [n["name"] for n in self._replicas(props)]}
+
+    def _converge(self, props: dict[str, Any]) -> None:
+        primary = self._primary(props)
+        self._prepare_primary(primary, props)
+        for replica in self._replicas(props):
+            self._attach_replica(replica, primary, props)
+        self._wait_in_sync(primary, props)
+
+    def _prepare_primary(self, primary: dict[str, Any], props: dict[str, Any]) -> None:
+        state = diagnose(primary, primary, props)
+        if state.state is NodeState.UNREACHABLE:
+            raise TopologyError(f"primary {primary['name']} is unreachable: {state.error}")
+        account = quote_account(props["replicationUser"], "%")
+        with connect(_endpoint(primary, props)) as conn:
+            if state.state is not NodeState.STANDALONE:
+                execute(conn, "STOP SLAVE")
+                execute(conn, "RESET SLAVE ALL")
+            if not query(conn, "SELECT 1 FROM mysql.user WHERE user = %s AND host = '%%'",
+                         (props["replicationUser"],)):
+                execute(conn, f"CREATE USER {account} IDENTIFIED BY %s", (props["replicationPassword"],))
+            elif not _can_login(primary, props["replicationUser"], props["replicationPassword"]):
+                execute(conn, f"ALTER USER {account} IDENTIFIED BY %s", (props["replicationPassword"],))
+            execute(conn, f"GRANT REPLICATION SLAVE, SLAVE MONITOR ON *.* TO {account}")
+            if props.get("semiSync"):
+                execute(conn, "SET GLOBAL rpl_semi_sync_master_enabled = 1")
+            if state.read_only:
+                execute(conn, "SET GLOBAL read_only = 0")
+
+    def _attach_replica(self, replica: dict[str, Any], primary: dict[str, Any], props: dict[str, Any]) -> None:
+        state = diagnose(replica, primary, props)
+        if state.state is NodeState.UNREACHABLE:
+            raise TopologyError(f"replica {replica['name']} is unreachable: {state.error}")
+        with connect(_endpoint(replica, props)) as conn:
+            if not state.read_only:
+                execute(conn, "SET GLOBAL read_only = 1")
+            if props.get("semiSync"):
+                execute(conn, "SET GLOBAL rpl_semi_sync_slave_enabled = 1")
+            if state.state is NodeState.REPLICATING:
+                return
+            if state.state is NodeState.BROKEN:
+                execute(conn, "START SLAVE")
+                return
+            if state.state is NodeState.ELSEWHERE:
+                execute(conn, "STOP SLAVE")
+            elif not state.gtid_current_pos:
+                self._check_primary_has_full_history(primary, props, replica["name"])
+            execute(conn, "CHANGE MASTER TO MASTER_HOST = %s, MASTER_PORT = %s, MASTER_USER = %s, "
+                          "MASTER_PASSWORD = %s, MASTER_USE_GTID = slave_pos, MASTER_CONNECT_RETRY = 5",
+                    (primary["host"], int(primary["port"]), props["replicationUser"], props["replicationPassword"]))
+            execute(conn, "START SLAVE")
+
+    def _check_primary_has_full_history(self, primary: dict[str, Any], props: dict[str, Any], replica: str) -> None:
+        """An empty replica can start from the primary's first binary log only if that log starts at the
+        beginning of the GTID history; otherwise it must be seeded from a copy of the primary."""
+        with connect(_endpoint(primary, props)) as conn:
+            logs = query(conn, "SHOW BINARY LOGS")
+            if not logs:
+                raise TopologyError(f"primary {primary['name']} has no binary log; replica {replica} cannot follow it")
+            start = query(conn, "SELECT BINLOG_GTID_POS(%s, 4) AS pos", (logs[0]["Log_name"],))[0]["pos"]
+        if start:
+            raise TopologyError(f"replica {replica} is empty and primary {primary['name']} no longer has its binary "
+                                f"logs from the start (first log begins at GTID {start}); seed the replica from a "
+                                "copy of the primary")
+
+    def _wait_in_sync(self, primary: dict[str, Any], props: dict[str, Any]) -> None:
+        with connect(_endpoint(primary, props)) as conn:
+            target = variable(conn, "gtid_binlog_pos")
+        for replica in self._replicas(props):
+            last: dict[str, Diagnosis] = {}
+
+            def in_sync(replica: dict[str, Any] = replica, last: dict[str, Diagnosis] = last) -> bool:
+                state = last["state"] = diagnose(replica, primary, props)
+                if state.state is not NodeState.REPLICATING:
+                    return False
+                with connect(_endpoint(replica, props)) as conn:
+                    caught_up = query(conn, "SELECT MASTER_GTID_WAIT(%s, 0) AS r", (target,))[0]["r"]
+                return caught_up == 0
+
+            try:
+                wait_until(in_sync, timeout=props["timeout"],
+                           what=f"replica {replica['name']} to replicate from {primary['name']} up to GTID {target}")
+            except WaitTimeout as error:
+                state = last.get("state")
+                detail = f" (state {state.state.value}{': ' + state.error if state and state.error else ''})" \
+                    if state else ""
+                raise TopologyError(f"{error}{detail}") from None
+
+
+def _can_login(node: dict[str, Any], user: str, password: str) -> bool:
+    try:
+        with connect(Endpoint(node["host"], int(node["port"]), user, password), timeout=3):
+            return True
+    except pymysql.MySQLError:
+        return False
+
+
+class ReplicationTopology(Resource):
+    replicas: pulumi.Output[list]
+    replicating: pulumi.Output[list]
+
+    def __init__(self, name: str, props: dict[str, Any], opts: pulumi.ResourceOptions | None = None):
+        opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(
+            additional_secret_outputs=["rootPassword", "replicationPassword"]))
+        super().__init__(ReplicationTopologyProvider(), name, {**props, "replicas": None, "replicating": None}, opts)

@@ -1,0 +1,59 @@
+"""Cluster users created on the primary once replication runs (so every replica gets them through the binary
+log): the monitoring user, and the password-less, privilege-less account proxies log in with for health
+checks (limited to the proxies' addresses)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+from pulumi.dynamic import CreateResult, DiffResult, ReadResult, Resource, ResourceProvider, UpdateResult
+
+from components.sql import Endpoint, connect, execute, query, quote_account
+
+MONITORING_GRANTS = "PROCESS, BINLOG MONITOR, SLAVE MONITOR, SHOW DATABASES"
+
+
+class DatabaseUsersProvider(ResourceProvider):
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        self._apply(props, previous=None)
+        return CreateResult(id_=f"users-{props['primary']['name']}", outs=props)
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        keys = ("primary", "monitoringUser", "monitoringPassword", "checkUser", "checkHosts")
+        return DiffResult(changes=any(olds.get(k) != news.get(k) for k in keys))
+
+    def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        self._apply(news, previous=olds)
+        return UpdateResult(outs=news)
+
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        return ReadResult(id_=id_, outs=props)
+
+    def delete(self, _id: str, _props: dict[str, Any]) -> None:
+        """The users go with the servers."""
+
+    @staticmethod
+    def _apply(props: dict[str, Any], previous: dict[str, Any] | None) -> None:
+        primary = props["primary"]
+        endpoint = Endpoint(primary["host"], int(primary["port"]), props["rootUser"], props["rootPassword"])
+        monitor = quote_account(props["monitoringUser"], "%")
+        with connect(endpoint) as conn:
+            execute(conn, f"CREATE USER IF NOT EXISTS {monitor} IDENTIFIED BY %s", (props["monitoringPassword"],))
+            if previous and previous.get("monitoringPassword") != props["monitoringPassword"]:
+                execute(conn, f"ALTER USER {monitor} IDENTIFIED BY %s", (props["monitoringPassword"],))
+            execute(conn, f"GRANT {MONITORING_GRANTS} ON *.* TO {monitor}")
+            wanted = {quote_account(props["checkUser"], host) for host in props["checkHosts"]}
+            existing = {quote_account(r["user"], r["host"])
+                        for r in query(conn, "SELECT user, host FROM mysql.user WHERE user = %s", (props["checkUser"],))}
+            for account in sorted(existing - wanted):
+                execute(conn, f"DROP USER {account}")
+            for account in sorted(wanted - existing):
+                execute(conn, f"CREATE USER {account}")
+
+
+class DatabaseUsers(Resource):
+    def __init__(self, name: str, props: dict[str, Any], opts: pulumi.ResourceOptions | None = None):
+        opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(
+            additional_secret_outputs=["rootPassword", "monitoringPassword"]))
+        super().__init__(DatabaseUsersProvider(), name, props, opts)
