@@ -99,7 +99,7 @@ class LocalHost:
 
     def signal(self, pid: int, sig: int) -> None:
         try:
-            os.kill(pid, sig)
+            os.kill(int(pid), sig)
         except ProcessLookupError:
             pass
 
