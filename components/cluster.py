@@ -43,6 +43,7 @@ class ReplicationCluster(pulumi.ComponentResource):
     root_user: str
     root_password: pulumi.Output[str]
     proxies: pulumi.Output[list]
+    proxy_sync: ProxySync | None
 
     def __init__(self, name: str, spec: ClusterSpec, orchestrator: Orchestrator,
                  opts: pulumi.ResourceOptions | None = None):
@@ -85,8 +86,9 @@ class ReplicationCluster(pulumi.ComponentResource):
         }, pulumi.ResourceOptions(parent=self, depends_on=[topology]))
 
         proxies = [self._proxy(p, endpoints, users) for p in spec.proxy_services()]
+        self.proxy_sync: ProxySync | None = None
         if proxies:
-            ProxySync("proxy-sync", {
+            self.proxy_sync = ProxySync("proxy-sync", {
                 "proxies": pulumi.Output.all(*[
                     pulumi.Output.all(p.host, p.ports).apply(lambda v, name=spec_.name: {
                         "name": name, "host": v[0], "adminPort": int(v[1]["admin"])})

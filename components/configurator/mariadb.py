@@ -2,7 +2,7 @@
 
 Resource formulas follow replication-manager's configurator (all sizes in MB): the buffer pool takes 60 % of
 memory, the MyISAM key buffer and the Aria page cache 10 % each, in-memory temporary tables 70 % of the 16 %
-"threads" share; I/O capacity is a third of the disk's IOPS; read I/O and replication threads follow the cores.
+"threads" share (within 16-256 MB, since each session may use that much); I/O capacity is a third of the disk's IOPS; read I/O and replication threads follow the cores.
 """
 
 from __future__ import annotations
@@ -17,6 +17,9 @@ from components.spec import DatabaseSpec
 SHARED_PCT = {"threads": 16, "innodb": 60, "myisam": 10, "aria": 10}
 TMP_PCT_OF_THREADS = 70
 REDO_MIN_MB, REDO_MAX_MB, SMALL_REDO_MB = 1024, 20480, 128
+# In-memory temporary tables are per session: bounded so that a large instance does not let every
+# connection claim gigabytes.
+TMP_TABLE_MIN_MB, TMP_TABLE_MAX_MB = 16, 256
 IOPS_LATENCY_S = 0.002
 
 
@@ -25,7 +28,7 @@ def memory_settings(db: DatabaseSpec) -> dict[str, str]:
     pool = mem * SHARED_PCT["innodb"] // 100
     redo = SMALL_REDO_MB if "smallredolog" in db.tags else min(max(pool // 2, REDO_MIN_MB), REDO_MAX_MB)
     threads = mem * SHARED_PCT["threads"] // 100
-    tmp = max(threads * TMP_PCT_OF_THREADS // 100, 16)
+    tmp = min(max(threads * TMP_PCT_OF_THREADS // 100, TMP_TABLE_MIN_MB), TMP_TABLE_MAX_MB)
     return {
         "innodb_buffer_pool_size": f"{pool}M",
         "innodb_log_file_size": f"{redo}M",
