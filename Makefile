@@ -13,7 +13,7 @@ setup:
 demo: setup
 	@$(PULUMI) stack select --create $(STACK) --non-interactive >/dev/null
 	@$(PULUMI) up --yes --non-interactive --stack $(STACK)
-	@$(PYTHON) -m components.tools.endpoints --stack $(STACK)
+	@$(PYTHON) scripts/endpoints.py --stack $(STACK)
 
 preview: setup
 	@$(PULUMI) preview --non-interactive --stack $(STACK)
