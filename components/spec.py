@@ -163,6 +163,9 @@ class ClusterSpec(_Model):
     @model_validator(mode="after")
     def _cross_checks(self) -> ClusterSpec:
         problems: list[tuple[str, str]] = []
+        if self.service_plan is not None:
+            problems.append(("servicePlan", "service plans are not available in this version; set database.nodes, "
+                             "database.memory and database.cores instead"))
         if self.orchestrator not in IMPLEMENTED_ORCHESTRATORS:
             problems.append(("orchestrator", f"{self.orchestrator!r} is not available in this version; available: "
                              + ", ".join(IMPLEMENTED_ORCHESTRATORS)))
