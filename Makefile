@@ -4,7 +4,7 @@ PULUMI := scripts/pulumi
 PYTHON := .venv/bin/python
 STACK ?= local
 
-.PHONY: setup demo preview destroy test unit integration bench
+.PHONY: setup demo preview policy destroy test unit integration bench
 
 setup:
 	@scripts/setup
@@ -17,6 +17,9 @@ demo: setup
 
 preview: setup
 	@$(PULUMI) preview --non-interactive --stack $(STACK)
+
+policy: setup
+	@$(PULUMI) preview --non-interactive --stack $(STACK) --policy-pack policies
 
 destroy: setup
 	@$(PULUMI) destroy --yes --non-interactive --stack $(STACK)
