@@ -78,8 +78,8 @@ def replstack_project(tmp_path: Path) -> TempProject:
 def _lay_out(tmp_path: Path, name: str, entries: list[Path]) -> TempProject:
     root = tmp_path / "project"
     state_dir = tmp_path / "state"
-    root.mkdir()
-    state_dir.mkdir()
+    root.mkdir(parents=True)
+    state_dir.mkdir(parents=True)
     for entry in entries:
         (root / entry.name).symlink_to(entry)
     settings = {
