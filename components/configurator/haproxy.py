@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
-from components.configurator.placement import Placement
+from components.configurator.placement import Placement, socket_path
 from components.configurator.render import render_template
 
 PORT_NAMES = ("write", "read", "stats", "admin")
@@ -26,7 +26,7 @@ class Backend:
 def haproxy_paths(placement: Placement) -> dict[str, str]:
     root = PurePosixPath(placement.dir)
     return {"config": str(root / "haproxy.cfg"), "pid_file": str(root / "haproxy.pid"),
-            "socket": str(root / "admin.sock"), "log": str(root / "haproxy.log")}
+            "socket": socket_path(placement.dir, "admin.sock"), "log": str(root / "haproxy.log")}
 
 
 def render_haproxy_cfg(*, cluster: str, name: str, placement: Placement, primary: Backend,

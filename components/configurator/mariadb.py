@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import PurePosixPath
 
-from components.configurator.placement import Placement
+from components.configurator.placement import Placement, socket_path
 from components.configurator.render import render_template
 from components.configurator.tags import DATABASE_TAGS
 from components.spec import DatabaseSpec
@@ -96,7 +96,7 @@ def node_paths(placement: Placement) -> dict[str, str]:
     return {
         "config": str(root / "my.cnf"),
         "datadir": str(root / "data"),
-        "socket": str(root / "mariadbd.sock"),
+        "socket": socket_path(placement.dir, "mariadbd.sock"),
         "pid_file": str(root / "mariadbd.pid"),
         "log_error": str(root / "error.log"),
         "tmpdir": str(root / "tmp"),

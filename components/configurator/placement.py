@@ -2,7 +2,24 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
+from pathlib import PurePosixPath
+
+# Unix socket paths are short (108 bytes in the kernel, 97 for HAProxy): a socket whose path in its service
+# directory would be longer goes to a short directory named after a hash of the service directory.
+MAX_SOCKET_PATH = 96
+SHORT_SOCKET_ROOT = "/tmp"
+
+
+def socket_path(service_dir: str, filename: str) -> str:
+    """Where a service's unix socket goes: in its directory when the path fits, else in
+    ``/tmp/replstack-<hash of the directory>/``, the same on every rendering."""
+    inside = str(PurePosixPath(service_dir) / filename)
+    if len(inside) <= MAX_SOCKET_PATH:
+        return inside
+    digest = hashlib.sha256(service_dir.encode()).hexdigest()[:16]
+    return str(PurePosixPath(SHORT_SOCKET_ROOT) / f"replstack-{digest}" / filename)
 
 
 @dataclass(frozen=True)

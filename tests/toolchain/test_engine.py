@@ -19,8 +19,9 @@ VERSIONS = dict(
 )
 
 
-def test_pulumi_version_is_the_pinned_one():
-    out = subprocess.run([str(PROJECT_DIR / "scripts" / "pulumi"), "version"], check=True,
+def test_pulumi_version_is_the_pinned_one(tmp_path):
+    env = {**os.environ, "REPLSTACK_STATE_DIR": str(tmp_path)}
+    out = subprocess.run([str(PROJECT_DIR / "scripts" / "pulumi"), "version"], check=True, env=env,
                          capture_output=True, text=True).stdout.strip()
     assert out == "v" + VERSIONS["PULUMI_VERSION"]
 

@@ -104,3 +104,14 @@ def test_mariadbd_accepts_every_rendered_option(tmp_path, primary):
                           capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "unknown variable" not in proc.stderr and "unknown option" not in proc.stderr
+
+
+def test_sockets_move_to_a_short_directory_when_the_service_path_is_too_long():
+    from components.configurator.placement import MAX_SOCKET_PATH, socket_path
+
+    assert socket_path("/srv/replstack/demo/db1", "mariadbd.sock") == "/srv/replstack/demo/db1/mariadbd.sock"
+    deep = "/tmp/" + "very-long-directory-name/" * 4 + "db1"
+    moved = socket_path(deep, "mariadbd.sock")
+    assert len(moved) <= MAX_SOCKET_PATH and moved.startswith("/tmp/replstack-")
+    assert moved == socket_path(deep, "mariadbd.sock"), "the same directory always gets the same socket"
+    assert moved != socket_path(deep.replace("db1", "db2"), "mariadbd.sock")

@@ -34,9 +34,10 @@ class HAProxyProcess:
 
     def write_config(self, text: str) -> None:
         self.host.make_dirs(self.paths.dir)
+        self.host.make_dirs(str(PurePosixPath(self.paths.socket).parent))
         self.host.write_file(self.paths.config, text)
         try:
-            self.host.run([self.binary, "-c", "-q", "-f", self.paths.config], timeout=60)
+            self.host.run([self.binary, "-c", "-f", self.paths.config], timeout=60)
         except CommandFailed as error:
             raise ProxyFailed(f"HAProxy refused {self.paths.config}: {error}") from None
 
@@ -85,3 +86,6 @@ class HAProxyProcess:
 
     def remove(self) -> None:
         self.host.remove_tree(self.paths.dir)
+        socket_dir = str(PurePosixPath(self.paths.socket).parent)
+        if socket_dir != self.paths.dir:
+            self.host.remove_tree(socket_dir)

@@ -48,6 +48,7 @@ class MariaDBServer:
     def write_config(self, text: str) -> None:
         self.host.make_dirs(self.paths.dir)
         self.host.make_dirs(self.paths.tmpdir)
+        self.host.make_dirs(str(PurePosixPath(self.paths.socket).parent))
         self.host.write_file(self.paths.config, text)
 
     def is_installed(self) -> bool:
@@ -74,8 +75,6 @@ class MariaDBServer:
 
     def start(self, timeout: float) -> int:
         """Starts mariadbd detached and waits until it accepts connections on its socket."""
-        if self.host.exists(self.paths.socket):
-            self.host.remove_tree(self.paths.socket)
         pid = self.host.spawn([self.binaries.server, f"--defaults-file={self.paths.config}"],
                               log_path=str(PurePosixPath(self.paths.dir) / "mariadbd.out"))
 
@@ -110,6 +109,9 @@ class MariaDBServer:
 
     def remove(self) -> None:
         self.host.remove_tree(self.paths.dir)
+        socket_dir = str(PurePosixPath(self.paths.socket).parent)
+        if socket_dir != self.paths.dir:
+            self.host.remove_tree(socket_dir)
 
     def error_log_tail(self, lines: int = 12) -> str:
         text = self.host.read_file(self.paths.log_error) or ""

@@ -1,0 +1,52 @@
+"""Failure and data-retention paths of the local backend, on real processes: a failed ``up`` loses nothing and a
+re-run converges; ``serialized`` provisioning; ``keepData`` keeps the datadirs on destroy."""
+
+from __future__ import annotations
+
+import pytest
+from pulumi import automation as auto
+
+from tests.support.cluster import local_cluster
+from tests.support.processes import processes_under
+
+pytestmark = pytest.mark.timeout(600)
+
+
+def test_failed_up_keeps_what_exists_and_rerun_converges(tmp_path):
+    with local_cluster(tmp_path, up=False, nodes=2) as cluster:
+        settings = cluster.project.root / "Pulumi.test.yaml"
+        good = settings.read_text()
+        broken = {"baseDir": str(cluster.data_dir), "haproxyBinary": str(tmp_path / "no-such-haproxy")}
+        config = __import__("yaml").safe_load(good)["config"]
+        cluster.project.write_config("test", {**config, "replstack:local": broken})
+
+        with pytest.raises(auto.CommandError) as failure:
+            cluster.stack.up(on_output=print)
+        assert "haproxy1" in str(failure.value) and "no-such-haproxy" in str(failure.value)
+        db_pids = {n: cluster.resource_outputs(n)["pid"] for n in ("db1", "db2")}
+        assert all(db_pids.values()), "the databases made before the failure are in state and running"
+
+        settings.write_text(good)
+        up = cluster.stack.up(on_output=print)
+        assert up.summary.resource_changes.get("create", 0) >= 2  # the proxy and the proxy sync
+        assert {n: cluster.resource_outputs(n)["pid"] for n in db_pids} == db_pids, "no database was restarted"
+        cluster.refresh_outputs()
+        with cluster.connect(cluster.outputs["writeEndpoint"]) as conn, conn.cursor() as cur:
+            cur.execute("SELECT @@port")
+            assert cur.fetchone()[0] == cluster.node("db1")["port"]
+
+
+def test_serialized_cluster_with_keep_data_keeps_datadirs_on_destroy(tmp_path):
+    with local_cluster(tmp_path, nodes=2, proxies=[], serialized=True, keepData=True) as cluster:
+        with cluster.connect(cluster.outputs["writeEndpoint"]) as conn, conn.cursor() as cur:
+            cur.execute("CREATE DATABASE kept")
+        cluster.stack.destroy(on_output=print)
+        cluster.destroyed = True
+
+        assert processes_under(cluster.data_dir) == []
+        cluster_dir = next(cluster.data_dir.iterdir())
+        for node in ("db1", "db2"):
+            assert (cluster_dir / node / "data" / "mysql").is_dir(), f"{node}'s datadir is kept"
+            assert (cluster_dir / node / "my.cnf").is_file()
+        assert (cluster_dir / "db1" / "data" / "kept").is_dir()
+        assert not (cluster_dir / "ports.json").exists(), "ports are released even when data is kept"
