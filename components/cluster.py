@@ -34,6 +34,13 @@ class Node:
         return pulumi.Output.all(self.service.host, self.service.ports).apply(
             lambda v: {"name": self.name, "host": v[0], "port": int(v[1]["mysql"]), "role": self.role})
 
+    @property
+    def instance(self) -> pulumi.Output[dict[str, Any]]:
+        """The node as the verification steps see it: its address and its generation, so that they run
+        again when the node restarts."""
+        return pulumi.Output.all(self.service.host, self.service.ports, self.service.generation).apply(
+            lambda v: {"name": self.name, "host": v[0], "port": int(v[1]["mysql"]), "generation": v[2]})
+
 
 class ReplicationCluster(pulumi.ComponentResource):
     write_endpoint: pulumi.Output[str]
@@ -64,7 +71,7 @@ class ReplicationCluster(pulumi.ComponentResource):
         endpoints = pulumi.Output.all(*[n.endpoint for n in db_nodes])
 
         topology = ReplicationTopology("replication", {
-            "nodes": endpoints.apply(lambda eps: [{k: e[k] for k in ("name", "host", "port")} for e in eps]),
+            "nodes": pulumi.Output.all(*[n.instance for n in db_nodes]),
             "primary": self.primary,
             "rootUser": boot.root_user,
             "rootPassword": self.root_password,
@@ -88,6 +95,8 @@ class ReplicationCluster(pulumi.ComponentResource):
         proxies = [self._proxy(p, endpoints, users) for p in spec.proxy_services()]
         self.proxy_sync: ProxySync | None = None
         if proxies:
+            generations = pulumi.Output.all(*[n.service.generation for n in db_nodes],
+                                            *[p.generation for p in proxies])
             self.proxy_sync = ProxySync("proxy-sync", {
                 "proxies": pulumi.Output.all(*[
                     pulumi.Output.all(p.host, p.ports).apply(lambda v, name=spec_.name: {
@@ -95,6 +104,7 @@ class ReplicationCluster(pulumi.ComponentResource):
                     for p, spec_ in zip(proxies, spec.proxy_services())]),
                 "primary": self.primary,
                 "replicas": [n.name for n in db_nodes if n.role == "replica"],
+                "generations": generations,
                 "timeout": boot.proxy_sync_timeout,
             }, pulumi.ResourceOptions(parent=self, depends_on=[p.resource for p in proxies]))
 

@@ -36,7 +36,8 @@ class ProxySyncProvider(ResourceProvider):
         return CreateResult(id_="proxy-sync", outs=props)
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        return DiffResult(changes=any(olds.get(k) != news.get(k) for k in ("proxies", "primary", "replicas")))
+        keys = ("proxies", "primary", "replicas", "generations")
+        return DiffResult(changes=any(olds.get(k) != news.get(k) for k in keys))
 
     def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         self._wait(news)

@@ -150,8 +150,12 @@ class ReplicationTopologyProvider(ResourceProvider):
                 execute(conn, "STOP SLAVE")
             elif not state.gtid_current_pos:
                 self._check_primary_has_full_history(primary, props, replica["name"])
+            else:
+                # A node with history of its own continues from it, not from the primary's first event;
+                # with gtid_strict_mode, anything it has that the primary lacks stops replication with an error.
+                execute(conn, "SET GLOBAL gtid_slave_pos = @@gtid_current_pos")
             execute(conn, "CHANGE MASTER TO MASTER_HOST = %s, MASTER_PORT = %s, MASTER_USER = %s, "
-                          "MASTER_PASSWORD = %s, MASTER_USE_GTID = slave_pos, MASTER_CONNECT_RETRY = 5",
+                          "MASTER_PASSWORD = %s, MASTER_USE_GTID = slave_pos, MASTER_CONNECT_RETRY = 2",
                     (primary["host"], int(primary["port"]), props["replicationUser"], props["replicationPassword"]))
             execute(conn, "START SLAVE")
 

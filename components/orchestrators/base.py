@@ -11,7 +11,7 @@ the cluster asks it for two resources:
   removes its data unless the stack keeps data.
 
 Outputs of a service that the rest of the cluster relies on: ``host``, ``port`` (databases) or ``ports``
-(proxies), and ``running``.
+(proxies), ``running``, and a generation that changes on every (re)start.
 """
 
 from __future__ import annotations
@@ -30,6 +30,9 @@ class PlacedService:
     resource: pulumi.Resource
     host: pulumi.Output[str]
     ports: pulumi.Output[Mapping[str, int]]
+    # Changes whenever the service (re)starts, e.g. its pid: the steps that verify replication and routing
+    # take it as input, so they check again after any restart.
+    generation: pulumi.Output[Any]
 
 
 @dataclass(frozen=True)

@@ -260,7 +260,7 @@ class LocalOrchestrator(Orchestrator):
             "stopTimeout": self.spec.stop_timeout,
             "keepData": self.keep_data,
         }, opts)
-        return PlacedService(resource=db, host=db.host, ports=db.port.apply(lambda p: {"mysql": p}))
+        return PlacedService(resource=db, host=db.host, ports=db.port.apply(lambda p: {"mysql": p}), generation=db.pid)
 
     def proxy(self, request: ProxyRequest, opts: pulumi.ResourceOptions) -> PlacedService:
         proxy = LocalProxy(request.service, {
@@ -271,7 +271,7 @@ class LocalOrchestrator(Orchestrator):
             "startTimeout": self.spec.start_timeout,
             "stopTimeout": self.spec.stop_timeout,
         }, opts)
-        return PlacedService(resource=proxy, host=proxy.host, ports=proxy.ports)
+        return PlacedService(resource=proxy, host=proxy.host, ports=proxy.ports, generation=proxy.pid)
 
 
 def default_base_dir() -> Path:

@@ -9,6 +9,7 @@ import uuid
 
 import psutil
 import pytest
+import yaml
 
 from components.waiting import wait_until
 from tests.support.cluster import LocalCluster, local_cluster
@@ -49,6 +50,9 @@ def test_outputs_describe_the_cluster(cluster):
     # The password is a secret in state: encrypted, not readable in the checkpoint.
     state = (cluster.project.state_dir / ".pulumi").rglob("*.json")
     assert not any(out["rootPassword"] in path.read_text() for path in state)
+    # ... and on no command line of any process.
+    for proc in psutil.process_iter(["cmdline"]):
+        assert out["rootPassword"] not in " ".join(proc.info["cmdline"] or [])
 
 
 def test_row_written_through_write_endpoint_reaches_every_replica_and_read_endpoint(cluster):
@@ -98,6 +102,36 @@ def test_preview_after_up_reports_no_changes_and_second_up_changes_nothing(clust
     up = cluster.stack.up(on_output=print)
     assert set(up.summary.resource_changes) == {"same"}, up.summary.resource_changes
     assert {n: cluster.resource_outputs(n)["pid"] for n in pids} == pids
+
+
+def test_dynamic_setting_is_applied_live_and_static_one_by_restart(cluster):
+    settings_file = cluster.project.root / "Pulumi.test.yaml"
+    original = settings_file.read_text()
+    config = yaml.safe_load(original)["config"]
+    pids = {n: cluster.resource_outputs(n)["pid"] for n in ("db1", "db2", "db3")}
+    try:
+        database = {**config["replstack:database"], "maxConnections": 1500}
+        cluster.project.write_config("test", {**config, "replstack:database": database})
+        cluster.stack.up(on_output=print)
+        assert {n: cluster.resource_outputs(n)["pid"] for n in pids} == pids, "a dynamic change restarts nothing"
+        for name in pids:
+            with cluster.connect(cluster.node_address(name)) as conn:
+                assert scalar(conn, "SELECT @@max_connections") == 1500
+
+        database["settings"] = {"innodb_log_buffer_size": "32M"}
+        cluster.project.write_config("test", {**config, "replstack:database": database})
+        cluster.stack.up(on_output=print)
+        for name in pids:
+            assert cluster.resource_outputs(name)["pid"] != pids[name], f"{name} restarts for a static change"
+            with cluster.connect(cluster.node_address(name)) as conn:
+                assert scalar(conn, "SELECT @@innodb_log_buffer_size") == 32 * 1024 * 1024
+                assert scalar(conn, "SELECT @@max_connections") == 1500
+                if name != "db1":
+                    status = slave_status(conn)
+                    assert (status["Slave_IO_Running"], status["Slave_SQL_Running"]) == ("Yes", "Yes")
+    finally:
+        settings_file.write_text(original)
+        cluster.stack.up(on_output=print)
 
 
 def test_killed_replica_is_reported_by_refresh_and_restarted_by_up(cluster):
