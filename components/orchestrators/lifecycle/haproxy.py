@@ -6,7 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
-from components.orchestrators.hosts import SIGKILL, SIGTERM, CommandFailed, Host
+from components.orchestrators.hosts import CommandFailed, Host
+from components.orchestrators.lifecycle.process import remove_service_files, stop_process
 from components.waiting import wait_until
 
 
@@ -74,18 +75,8 @@ class HAProxyProcess:
 
     def stop(self, pid: int | None, timeout: float) -> None:
         pid = pid if self.is_running(pid) else self.pid()
-        if not self.is_running(pid):
-            return
-        assert pid is not None
-        self.host.signal(pid, SIGTERM)
-        try:
-            wait_until(lambda: not self.is_running(pid), timeout=timeout, what=f"HAProxy {pid} to stop")
-        except TimeoutError:
-            self.host.signal(pid, SIGKILL)
-            wait_until(lambda: not self.is_running(pid), timeout=10, what=f"HAProxy {pid} to die")
+        if pid is not None:
+            stop_process(self.host, pid, self.is_running, timeout, "HAProxy")
 
     def remove(self) -> None:
-        self.host.remove_tree(self.paths.dir)
-        socket_dir = str(PurePosixPath(self.paths.socket).parent)
-        if socket_dir != self.paths.dir:
-            self.host.remove_tree(socket_dir)
+        remove_service_files(self.host, self.paths.dir, self.paths.socket)

@@ -7,7 +7,8 @@ import getpass
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
-from components.orchestrators.hosts import SIGKILL, SIGTERM, Host
+from components.orchestrators.hosts import Host
+from components.orchestrators.lifecycle.process import remove_service_files, stop_process
 from components.sql import Endpoint, connect, execute, quote_account, query
 from components.waiting import StopWaiting, wait_until
 
@@ -97,21 +98,11 @@ class MariaDBServer:
 
     def stop(self, pid: int | None, timeout: float) -> None:
         """A clean shutdown (SIGTERM), then SIGKILL if it has not ended after ``timeout`` seconds."""
-        if not self.is_running(pid):
-            return
-        assert pid is not None
-        self.host.signal(pid, SIGTERM)
-        try:
-            wait_until(lambda: not self.is_running(pid), timeout=timeout, what=f"mariadbd {pid} to shut down")
-        except TimeoutError:
-            self.host.signal(pid, SIGKILL)
-            wait_until(lambda: not self.is_running(pid), timeout=10, what=f"mariadbd {pid} to die")
+        if pid:
+            stop_process(self.host, int(pid), self.is_running, timeout, "mariadbd")
 
     def remove(self) -> None:
-        self.host.remove_tree(self.paths.dir)
-        socket_dir = str(PurePosixPath(self.paths.socket).parent)
-        if socket_dir != self.paths.dir:
-            self.host.remove_tree(socket_dir)
+        remove_service_files(self.host, self.paths.dir, self.paths.socket)
 
     def error_log_tail(self, lines: int = 12) -> str:
         text = self.host.read_file(self.paths.log_error) or ""

@@ -1,0 +1,29 @@
+"""What every service lifecycle does the same way: stop a process cleanly, and remove a service's files."""
+
+from __future__ import annotations
+
+from pathlib import PurePosixPath
+from typing import Callable
+
+from components.orchestrators.hosts import SIGKILL, SIGTERM, Host
+from components.waiting import wait_until
+
+
+def stop_process(host: Host, pid: int, alive: Callable[[int], bool], timeout: float, name: str) -> None:
+    """SIGTERM (a clean shutdown), then SIGKILL if ``pid`` is still ``alive`` after ``timeout`` seconds."""
+    if not alive(pid):
+        return
+    host.signal(pid, SIGTERM)
+    try:
+        wait_until(lambda: not alive(pid), timeout=timeout, what=f"{name} {pid} to stop")
+    except TimeoutError:
+        host.signal(pid, SIGKILL)
+        wait_until(lambda: not alive(pid), timeout=10, what=f"{name} {pid} to die")
+
+
+def remove_service_files(host: Host, service_dir: str, socket: str) -> None:
+    """The service directory, and the short socket directory when its socket had to live outside it."""
+    host.remove_tree(service_dir)
+    socket_dir = str(PurePosixPath(socket).parent)
+    if socket_dir != service_dir:
+        host.remove_tree(socket_dir)
