@@ -138,8 +138,7 @@ class LocalDatabaseProvider(ResourceProvider):
     def delete(self, _id: str, props: dict[str, Any]) -> None:
         server = _mariadb(props)
         server.stop(_adopt_pid(server, props.get("pid")), props["stopTimeout"])
-        if not props.get("keepData"):
-            server.remove()
+        server.remove(keep_data=bool(props.get("keepData")))
 
     @staticmethod
     def _outs(props: dict[str, Any], server: MariaDBServer, pid: int) -> dict[str, Any]:

@@ -3,9 +3,12 @@ re-run converges; ``serialized`` provisioning; ``keepData`` keeps the datadirs o
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from pulumi import automation as auto
 
+from components.configurator.placement import socket_path
 from tests.support.cluster import local_cluster
 from tests.support.processes import processes_under
 
@@ -50,3 +53,6 @@ def test_serialized_cluster_with_keep_data_keeps_datadirs_on_destroy(tmp_path):
             assert (cluster_dir / node / "my.cnf").is_file()
         assert (cluster_dir / "db1" / "data" / "kept").is_dir()
         assert not (cluster_dir / "ports.json").exists(), "ports are released even when data is kept"
+        for node in ("db1", "db2"):
+            socket_dir = Path(socket_path(str(cluster_dir / node), "mariadbd.sock")).parent
+            assert socket_dir == cluster_dir / node or not socket_dir.exists(), "runtime files outside go"

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 from components.orchestrators.hosts import Host
-from components.orchestrators.lifecycle.process import remove_service_files, stop_process
+from components.orchestrators.lifecycle.process import remove_runtime_files, remove_service_files, stop_process
 from components.sql import Endpoint, connect, execute, quote_account, query
 from components.waiting import StopWaiting, wait_until
 
@@ -101,8 +101,12 @@ class MariaDBServer:
         if pid:
             stop_process(self.host, int(pid), self.is_running, timeout, "mariadbd")
 
-    def remove(self) -> None:
-        remove_service_files(self.host, self.paths.dir, self.paths.socket)
+    def remove(self, keep_data: bool = False) -> None:
+        """Everything of the node, or with ``keep_data`` only its runtime files outside its directory."""
+        if keep_data:
+            remove_runtime_files(self.host, self.paths.dir, self.paths.socket)
+        else:
+            remove_service_files(self.host, self.paths.dir, self.paths.socket)
 
     def error_log_tail(self, lines: int = 12) -> str:
         text = self.host.read_file(self.paths.log_error) or ""

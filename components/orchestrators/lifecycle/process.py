@@ -24,6 +24,12 @@ def stop_process(host: Host, pid: int, alive: Callable[[int], bool], timeout: fl
 def remove_service_files(host: Host, service_dir: str, socket: str) -> None:
     """The service directory, and the short socket directory when its socket had to live outside it."""
     host.remove_tree(service_dir)
+    remove_runtime_files(host, service_dir, socket)
+
+
+def remove_runtime_files(host: Host, service_dir: str, socket: str) -> None:
+    """What only a running service needs and that lives outside its directory: the short socket directory.
+    Removed even when the data is kept."""
     socket_dir = str(PurePosixPath(socket).parent)
     if socket_dir != service_dir:
         host.remove_tree(socket_dir)
