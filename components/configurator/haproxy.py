@@ -31,7 +31,8 @@ def haproxy_paths(placement: Placement) -> dict[str, str]:
 
 def render_haproxy_cfg(*, cluster: str, name: str, placement: Placement, primary: Backend,
                        replicas: list[Backend], check_user: str, maxconn: int = 4096) -> str:
-    """The read side falls back to the primary when the cluster has no replica."""
+    """The read side balances over the replicas, with the primary as a backup server that takes reads only
+    when no replica is up (and as the only reader of a cluster without replicas)."""
     return render_template(
         "haproxy.cfg.j2",
         cluster=cluster,
