@@ -58,64 +58,26 @@ class ReplicationCluster(pulumi.ComponentResource):
         self.spec = spec
         self.orchestrator = orchestrator
         child = pulumi.ResourceOptions(parent=self)
-        boot = spec.bootstrap
 
         given_root = pulumi.Output.secret(spec.root_password.get_secret_value()) if spec.root_password else None
-        self.root_user = boot.root_user
+        self.root_user = spec.bootstrap.root_user
         self.root_password = password("root-password", given_root, child)
-        replication_password = password("replication-password", None, child)
-        monitoring_password = password("monitoring-password", None, child)
-
         self.primary = spec.primary_name()
+
         db_nodes = self._databases(child)
-        endpoints = pulumi.Output.all(*[n.endpoint for n in db_nodes])
+        topology = self._topology(db_nodes, password("replication-password", None, child))
+        users = self._users(db_nodes, password("monitoring-password", None, child), topology)
+        proxies = [(proxy, self._proxy(proxy, db_nodes, users)) for proxy in spec.proxy_services()]
+        self.proxy_sync = self._proxy_sync(db_nodes, proxies) if proxies else None
 
-        topology = ReplicationTopology("replication", {
-            "nodes": pulumi.Output.all(*[n.instance for n in db_nodes]),
-            "primary": self.primary,
-            "rootUser": boot.root_user,
-            "rootPassword": self.root_password,
-            "replicationUser": boot.replication_user,
-            "replicationPassword": replication_password,
-            "semiSync": boot.semi_sync,
-            "timeout": boot.replication_timeout,
-        }, pulumi.ResourceOptions(parent=self, depends_on=[n.service.resource for n in db_nodes]))
-
-        primary_endpoint = next(n for n in db_nodes if n.role == "primary").endpoint
-        users = DatabaseUsers("users", {
-            "primary": primary_endpoint,
-            "rootUser": boot.root_user,
-            "rootPassword": self.root_password,
-            "monitoringUser": boot.monitoring_user,
-            "monitoringPassword": monitoring_password,
-            "checkUser": boot.check_user,
-            "checkHosts": orchestrator.proxy_source_hosts(),
-        }, pulumi.ResourceOptions(parent=self, depends_on=[topology]))
-
-        proxies = [self._proxy(p, endpoints, users) for p in spec.proxy_services()]
-        self.proxy_sync: ProxySync | None = None
-        if proxies:
-            generations = pulumi.Output.all(*[n.service.generation for n in db_nodes],
-                                            *[p.generation for p in proxies])
-            self.proxy_sync = ProxySync("proxy-sync", {
-                "proxies": pulumi.Output.all(*[
-                    pulumi.Output.all(p.host, p.ports).apply(lambda v, name=spec_.name: {
-                        "name": name, "host": v[0], "adminPort": int(v[1]["admin"])})
-                    for p, spec_ in zip(proxies, spec.proxy_services())]),
-                "primary": self.primary,
-                "replicas": [n.name for n in db_nodes if n.role == "replica"],
-                "generations": generations,
-                "timeout": boot.proxy_sync_timeout,
-            }, pulumi.ResourceOptions(parent=self, depends_on=[p.resource for p in proxies]))
-
-        self.nodes = endpoints.apply(list)
+        self.nodes = pulumi.Output.all(*[n.endpoint for n in db_nodes]).apply(list)
         self.proxies = pulumi.Output.all(*[
-            pulumi.Output.all(p.host, p.ports).apply(lambda v, s=s: {
-                "name": s.name, "kind": s.kind,
+            pulumi.Output.all(service.host, service.ports).apply(lambda v, proxy=proxy: {
+                "name": proxy.name, "kind": proxy.kind,
                 "writeEndpoint": _address(v[0], v[1]["write"]), "readEndpoint": _address(v[0], v[1]["read"]),
                 "statsUrl": f"http://{_address(v[0], v[1]['stats'])}/"})
-            for p, s in zip(proxies, spec.proxy_services())]).apply(list)
-        self.write_endpoint, self.read_endpoint = self._endpoints(db_nodes, proxies)
+            for proxy, service in proxies]).apply(list)
+        self.write_endpoint, self.read_endpoint = self._endpoints(db_nodes, [service for _, service in proxies])
         self.register_outputs({"writeEndpoint": self.write_endpoint, "readEndpoint": self.read_endpoint,
                                "nodes": self.nodes, "proxies": self.proxies})
 
@@ -139,7 +101,48 @@ class ReplicationCluster(pulumi.ComponentResource):
             previous = service.resource
         return nodes
 
-    def _proxy(self, proxy: ProxySpec, endpoints: pulumi.Output[list], users: pulumi.Resource) -> PlacedService:
+    def _topology(self, db_nodes: list[Node], replication_password: pulumi.Output[str]) -> ReplicationTopology:
+        boot = self.spec.bootstrap
+        return ReplicationTopology("replication", {
+            "nodes": pulumi.Output.all(*[n.instance for n in db_nodes]),
+            "primary": self.primary,
+            "rootUser": boot.root_user,
+            "rootPassword": self.root_password,
+            "replicationUser": boot.replication_user,
+            "replicationPassword": replication_password,
+            "semiSync": boot.semi_sync,
+            "timeout": boot.replication_timeout,
+        }, pulumi.ResourceOptions(parent=self, depends_on=[n.service.resource for n in db_nodes]))
+
+    def _users(self, db_nodes: list[Node], monitoring_password: pulumi.Output[str],
+               topology: ReplicationTopology) -> DatabaseUsers:
+        boot = self.spec.bootstrap
+        return DatabaseUsers("users", {
+            "primary": next(n for n in db_nodes if n.role == "primary").endpoint,
+            "rootUser": boot.root_user,
+            "rootPassword": self.root_password,
+            "monitoringUser": boot.monitoring_user,
+            "monitoringPassword": monitoring_password,
+            "checkUser": boot.check_user,
+            "checkHosts": self.orchestrator.proxy_source_hosts(),
+        }, pulumi.ResourceOptions(parent=self, depends_on=[topology]))
+
+    def _proxy_sync(self, db_nodes: list[Node], proxies: list[tuple[ProxySpec, PlacedService]]) -> ProxySync:
+        """Its generations input makes it wait again after any database or proxy restart."""
+        services = [service for _, service in proxies]
+        return ProxySync("proxy-sync", {
+            "proxies": pulumi.Output.all(*[
+                pulumi.Output.all(service.host, service.ports).apply(lambda v, name=proxy.name: {
+                    "name": name, "host": v[0], "adminPort": int(v[1]["admin"])})
+                for proxy, service in proxies]),
+            "primary": self.primary,
+            "replicas": [n.name for n in db_nodes if n.role == "replica"],
+            "generations": pulumi.Output.all(*[n.service.generation for n in db_nodes],
+                                             *[s.generation for s in services]),
+            "timeout": self.spec.bootstrap.proxy_sync_timeout,
+        }, pulumi.ResourceOptions(parent=self, depends_on=[s.resource for s in services]))
+
+    def _proxy(self, proxy: ProxySpec, db_nodes: list[Node], users: pulumi.Resource) -> PlacedService:
         assert proxy.name is not None
         placement = self.orchestrator.place(proxy.name, PORT_NAMES, pulumi.ResourceOptions(parent=self))
         primary = self.primary
@@ -149,10 +152,11 @@ class ReplicationCluster(pulumi.ComponentResource):
             place, eps = values
             backends = {e["name"]: Backend(e["name"], e["host"], e["port"]) for e in eps}
             return render_haproxy_cfg(
-                cluster=self.orchestrator.cluster, name=proxy.name or proxy.kind, placement=Placement.from_output(place),
+                cluster=self.orchestrator.cluster, name=proxy.name, placement=Placement.from_output(place),
                 primary=backends[primary], replicas=[b for n, b in backends.items() if n != primary],
                 check_user=check_user)
 
+        endpoints = pulumi.Output.all(*[n.endpoint for n in db_nodes])
         config = pulumi.Output.all(placement, endpoints).apply(render)
         return self.orchestrator.proxy(
             ProxyRequest(service=proxy.name, kind=proxy.kind, config=config, placement=placement),
