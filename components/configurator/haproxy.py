@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
-from components.configurator.placement import Placement, socket_path
+from components.configurator.placement import Placement, ServicePaths, socket_path
 from components.configurator.render import render_template
 
 PORT_NAMES = ("write", "read", "stats", "admin")
@@ -23,10 +23,15 @@ class Backend:
     port: int
 
 
-def haproxy_paths(placement: Placement) -> dict[str, str]:
+@dataclass(frozen=True)
+class HAProxyPaths(ServicePaths):
+    pass
+
+
+def haproxy_paths(placement: Placement) -> HAProxyPaths:
     root = PurePosixPath(placement.dir)
-    return {"config": str(root / "haproxy.cfg"), "pid_file": str(root / "haproxy.pid"),
-            "socket": socket_path(placement.dir, "admin.sock"), "log": str(root / "haproxy.log")}
+    return HAProxyPaths(config=str(root / "haproxy.cfg"), pid_file=str(root / "haproxy.pid"),
+                        socket=socket_path(placement.dir, "admin.sock"))
 
 
 def render_haproxy_cfg(*, cluster: str, name: str, placement: Placement, primary: Backend,

@@ -7,9 +7,10 @@ memory, the MyISAM key buffer and the Aria page cache 10 % each, in-memory tempo
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import PurePosixPath
 
-from components.configurator.placement import Placement, socket_path
+from components.configurator.placement import Placement, ServicePaths, socket_path
 from components.configurator.render import render_template
 from components.configurator.tags import DATABASE_TAGS
 from components.spec import DatabaseSpec
@@ -90,17 +91,24 @@ def database_settings(db: DatabaseSpec, server_id: int, primary: bool) -> dict[s
     return settings
 
 
-def node_paths(placement: Placement) -> dict[str, str]:
+@dataclass(frozen=True)
+class MariaDBPaths(ServicePaths):
+    datadir: str
+    log_error: str
+    tmpdir: str
+
+
+def node_paths(placement: Placement) -> MariaDBPaths:
     """The files of a node inside its directory; the layout a person finds there."""
     root = PurePosixPath(placement.dir)
-    return {
-        "config": str(root / "my.cnf"),
-        "datadir": str(root / "data"),
-        "socket": socket_path(placement.dir, "mariadbd.sock"),
-        "pid_file": str(root / "mariadbd.pid"),
-        "log_error": str(root / "error.log"),
-        "tmpdir": str(root / "tmp"),
-    }
+    return MariaDBPaths(
+        config=str(root / "my.cnf"),
+        pid_file=str(root / "mariadbd.pid"),
+        socket=socket_path(placement.dir, "mariadbd.sock"),
+        datadir=str(root / "data"),
+        log_error=str(root / "error.log"),
+        tmpdir=str(root / "tmp"),
+    )
 
 
 def placement_settings(placement: Placement, run_as_root: bool) -> dict[str, str]:
@@ -110,11 +118,11 @@ def placement_settings(placement: Placement, run_as_root: bool) -> dict[str, str
         "bind_address": placement.host,
         "report_host": placement.host,
         "report_port": str(placement.ports["mysql"]),
-        "socket": paths["socket"],
-        "datadir": paths["datadir"],
-        "pid_file": paths["pid_file"],
-        "log_error": paths["log_error"],
-        "tmpdir": paths["tmpdir"],
+        "socket": paths.socket,
+        "datadir": paths.datadir,
+        "pid_file": paths.pid_file,
+        "log_error": paths.log_error,
+        "tmpdir": paths.tmpdir,
     }
     if run_as_root:
         settings["user"] = "root"
@@ -128,8 +136,8 @@ def render_my_cnf(*, cluster: str, node: str, primary: bool, settings: dict[str,
         cluster=cluster,
         node=node,
         role="primary" if primary else "replica",
-        path=node_paths(placement)["config"],
-        socket=node_paths(placement)["socket"],
+        path=node_paths(placement).config,
+        socket=node_paths(placement).socket,
         port=placement.ports["mysql"],
         placement=placement_settings(placement, run_as_root),
         settings=settings,

@@ -23,6 +23,19 @@ def socket_path(service_dir: str, filename: str) -> str:
 
 
 @dataclass(frozen=True)
+class ServicePaths:
+    """The files of one service on its host, as the renderers lay them out and the lifecycles use them."""
+
+    config: str
+    pid_file: str
+    socket: str
+
+    @property
+    def dir(self) -> str:
+        return str(PurePosixPath(self.config).parent)
+
+
+@dataclass(frozen=True)
 class Placement:
     """A service's address, its ports by name, and its directory on the host that runs it."""
 

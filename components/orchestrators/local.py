@@ -28,8 +28,8 @@ from components.configurator.settings import split_changes
 from components.orchestrators import ports
 from components.orchestrators.base import DatabaseRequest, Orchestrator, PlacedService, ProxyRequest
 from components.orchestrators.hosts import LocalHost
-from components.orchestrators.lifecycle.haproxy import HAProxyPaths, HAProxyProcess
-from components.orchestrators.lifecycle.mariadb import MariaDBBinaries, MariaDBPaths, MariaDBServer
+from components.orchestrators.lifecycle.haproxy import HAProxyProcess
+from components.orchestrators.lifecycle.mariadb import MariaDBBinaries, MariaDBServer
 from components.spec import LocalSpec
 
 
@@ -71,11 +71,9 @@ class LocalPlacement(Resource):
 
 # -- database --------------------------------------------------------------------------------------------------
 def _mariadb(props: Mapping[str, Any]) -> MariaDBServer:
-    paths = node_paths(Placement.from_output(props["placement"]))
     return MariaDBServer(
         LocalHost(),
-        MariaDBPaths(config=paths["config"], datadir=paths["datadir"], socket=paths["socket"],
-                     pid_file=paths["pid_file"], log_error=paths["log_error"], tmpdir=paths["tmpdir"]),
+        node_paths(Placement.from_output(props["placement"])),
         MariaDBBinaries(**props["binaries"]),
     )
 
@@ -162,10 +160,7 @@ class LocalDatabase(Resource):
 
 # -- proxy -----------------------------------------------------------------------------------------------------
 def _haproxy(props: Mapping[str, Any]) -> HAProxyProcess:
-    paths = haproxy_paths(Placement.from_output(props["placement"]))
-    return HAProxyProcess(LocalHost(), HAProxyPaths(config=paths["config"], pid_file=paths["pid_file"],
-                                                    socket=paths["socket"], log=paths["log"]),
-                          binary=props["binary"])
+    return HAProxyProcess(LocalHost(), haproxy_paths(Placement.from_output(props["placement"])), binary=props["binary"])
 
 
 class LocalHAProxyProvider(ResourceProvider):

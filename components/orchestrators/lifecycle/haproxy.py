@@ -3,9 +3,9 @@ takes the listeners, the old one finishes its connections), stop it."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import PurePosixPath
 
+from components.configurator.haproxy import HAProxyPaths
 from components.orchestrators.hosts import CommandFailed, Host
 from components.orchestrators.lifecycle.process import remove_service_files, stop_process
 from components.waiting import wait_until
@@ -13,18 +13,6 @@ from components.waiting import wait_until
 
 class ProxyFailed(RuntimeError):
     """HAProxy refused its config or did not start."""
-
-
-@dataclass(frozen=True)
-class HAProxyPaths:
-    config: str
-    pid_file: str
-    socket: str
-    log: str
-
-    @property
-    def dir(self) -> str:
-        return str(PurePosixPath(self.config).parent)
 
 
 class HAProxyProcess:

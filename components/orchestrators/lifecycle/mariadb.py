@@ -7,6 +7,7 @@ import getpass
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
+from components.configurator.mariadb import MariaDBPaths
 from components.orchestrators.hosts import Host
 from components.orchestrators.lifecycle.process import remove_runtime_files, remove_service_files, stop_process
 from components.sql import Endpoint, connect, execute, quote_account, query
@@ -15,20 +16,6 @@ from components.waiting import StopWaiting, wait_until
 
 class ServerFailed(RuntimeError):
     """The server did not start or stop as asked; the message carries the end of its error log."""
-
-
-@dataclass(frozen=True)
-class MariaDBPaths:
-    config: str
-    datadir: str
-    socket: str
-    pid_file: str
-    log_error: str
-    tmpdir: str
-
-    @property
-    def dir(self) -> str:
-        return str(PurePosixPath(self.config).parent)
 
 
 @dataclass(frozen=True)
