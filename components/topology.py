@@ -74,7 +74,7 @@ class ReplicationTopologyProvider(ResourceProvider):
         return CreateResult(id_=f"topology-{props['primary']}", outs=self._outs(props))
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        keys = ("nodes", "primary", "replicationUser", "replicationPassword", "semiSync")
+        keys = ("nodes", "primary", "rootUser", "rootPassword", "replicationUser", "replicationPassword", "semiSync")
         changed = any(olds.get(k) != news.get(k) for k in keys)
         expected = sorted(n["name"] for n in news["nodes"] if n["name"] != news["primary"])
         return DiffResult(changes=changed or sorted(olds.get("replicating") or []) != expected)

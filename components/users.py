@@ -20,7 +20,8 @@ class DatabaseUsersProvider(ResourceProvider):
         return CreateResult(id_=f"users-{props['primary']['name']}", outs=props)
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        keys = ("primary", "monitoringUser", "monitoringPassword", "checkUser", "checkHosts")
+        keys = ("primary", "rootUser", "rootPassword", "monitoringUser", "monitoringPassword", "checkUser",
+                "checkHosts")
         return DiffResult(changes=any(olds.get(k) != news.get(k) for k in keys))
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
@@ -44,8 +45,9 @@ class DatabaseUsersProvider(ResourceProvider):
                 execute(conn, f"ALTER USER {monitor} IDENTIFIED BY %s", (props["monitoringPassword"],))
             execute(conn, f"GRANT {MONITORING_GRANTS} ON *.* TO {monitor}")
             wanted = {quote_account(props["checkUser"], host) for host in props["checkHosts"]}
-            existing = {quote_account(r["user"], r["host"])
-                        for r in query(conn, "SELECT user, host FROM mysql.user WHERE user = %s", (props["checkUser"],))}
+            rows = query(conn, "SELECT User AS user, Host AS host FROM mysql.user WHERE User = %s",
+                         (props["checkUser"],))
+            existing = {quote_account(r["user"], r["host"]) for r in rows}
             for account in sorted(existing - wanted):
                 execute(conn, f"DROP USER {account}")
             for account in sorted(wanted - existing):

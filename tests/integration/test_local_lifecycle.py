@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pymysql
 import pytest
 from pulumi import automation as auto
 
@@ -56,3 +57,27 @@ def test_serialized_cluster_with_keep_data_keeps_datadirs_on_destroy(tmp_path):
         for node in ("db1", "db2"):
             socket_dir = Path(socket_path(str(cluster_dir / node), "mariadbd.sock")).parent
             assert socket_dir == cluster_dir / node or not socket_dir.exists(), "runtime files outside go"
+
+
+def test_root_password_from_a_stack_secret_replaces_the_generated_one(tmp_path):
+    with local_cluster(tmp_path, nodes=2, proxies=[]) as cluster:
+        generated = cluster.outputs["rootPassword"]
+        chosen = "Chosen-" + generated[:12][::-1]
+        cluster.stack.set_config("replstack:rootPassword", auto.ConfigValue(value=chosen, secret=True))
+        cluster.stack.up(on_output=print)
+        cluster.refresh_outputs()
+
+        assert cluster.outputs["rootPassword"] == chosen
+        for node in ("db1", "db2"):
+            with cluster.connect(cluster.node_address(node)) as conn, conn.cursor() as cur:
+                cur.execute("SELECT 1")
+            with pytest.raises(pymysql.err.OperationalError):
+                pymysql.connect(host=cluster.node(node)["host"], port=cluster.node(node)["port"], user="root",
+                                password=generated, connect_timeout=5)
+        stack_file = (cluster.project.root / "Pulumi.test.yaml").read_text()
+        assert chosen not in stack_file and "secure:" in stack_file
+        state = "".join(p.read_text() for p in (cluster.project.state_dir / ".pulumi").rglob("*.json"))
+        assert chosen not in state and generated not in state
+        # Replication still runs with the new root password in the topology's state.
+        refresh = cluster.stack.refresh(on_output=print)
+        assert set(refresh.summary.resource_changes) == {"same"}, refresh.summary.resource_changes

@@ -112,7 +112,7 @@ class MariaDBServer:
             execute(conn, f"CREATE USER IF NOT EXISTS {account} IDENTIFIED BY %s", (root_password,))
             execute(conn, f"ALTER USER {account} IDENTIFIED BY %s", (root_password,))
             execute(conn, f"GRANT ALL PRIVILEGES ON *.* TO {account} WITH GRANT OPTION")
-            for row in query(conn, "SELECT user, host FROM mysql.user WHERE user = ''"):
+            for row in query(conn, "SELECT User AS user, Host AS host FROM mysql.user WHERE user = ''"):
                 execute(conn, f"DROP USER {quote_account(row['user'], row['host'])}")
 
     def apply_live(self, settings: dict[str, str]) -> None:
