@@ -162,13 +162,15 @@ class ReplicationCluster(pulumi.ComponentResource):
             ProxyRequest(service=proxy.name, kind=proxy.kind, config=config, placement=placement),
             pulumi.ResourceOptions(parent=self, depends_on=[users]))
 
-    def _endpoints(self, nodes: list[Node], proxies: list[PlacedService]) -> tuple[pulumi.Output[str], pulumi.Output[str]]:
+    def _endpoints(self, nodes: list[Node],
+                   proxies: list[PlacedService]) -> tuple[pulumi.Output[str], pulumi.Output[str]]:
         """Through the first proxy when there is one; straight to the primary (and the first replica for reads)
         otherwise."""
         if proxies:
             first = proxies[0]
             both = pulumi.Output.all(first.host, first.ports)
-            return both.apply(lambda v: _address(v[0], v[1]["write"])), both.apply(lambda v: _address(v[0], v[1]["read"]))
+            return (both.apply(lambda v: _address(v[0], v[1]["write"])),
+                    both.apply(lambda v: _address(v[0], v[1]["read"])))
         primary = next(n for n in nodes if n.role == "primary")
         reader = next((n for n in nodes if n.role == "replica"), primary)
         return (primary.endpoint.apply(lambda e: _address(e["host"], e["port"])),

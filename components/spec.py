@@ -65,7 +65,8 @@ class DatabaseSpec(_Model):
     def _known_tags(cls, tags: list[str]) -> list[str]:
         unknown = [t for t in tags if t not in DATABASE_TAGS]
         if unknown:
-            raise ValueError(f"unknown tag(s) {', '.join(map(repr, unknown))}; allowed: {', '.join(sorted(DATABASE_TAGS))}")
+            raise ValueError(f"unknown tag(s) {', '.join(map(repr, unknown))}; "
+                             f"allowed: {', '.join(sorted(DATABASE_TAGS))}")
         return tags
 
     @field_validator("settings")

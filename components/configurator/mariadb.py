@@ -2,7 +2,8 @@
 
 Resource formulas follow replication-manager's configurator (all sizes in MB): the buffer pool takes 60 % of
 memory, the MyISAM key buffer and the Aria page cache 10 % each, in-memory temporary tables 70 % of the 16 %
-"threads" share (within 16-256 MB, since each session may use that much); I/O capacity is a third of the disk's IOPS; read I/O and replication threads follow the cores.
+"threads" share (within 16-256 MB, since each session may use that much); I/O capacity is a third of the
+disk's IOPS; read I/O and replication threads follow the cores.
 """
 
 from __future__ import annotations
