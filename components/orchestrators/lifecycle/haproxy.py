@@ -62,9 +62,9 @@ class HAProxyProcess:
                           what="the reloaded HAProxy to write its pid")
 
     def stop(self, pid: int | None, timeout: float) -> None:
-        pid = pid if self.is_running(pid) else self.pid()
-        if pid is not None:
-            stop_process(self.host, pid, self.is_running, timeout, "HAProxy")
+        """Stops the process in state and the one in the pid file (they differ after a reload)."""
+        for candidate in {int(p) for p in (pid, self.pid()) if p}:
+            stop_process(self.host, candidate, self.is_running, timeout, "HAProxy")
 
     def remove(self) -> None:
         remove_service_files(self.host, self.paths.dir, self.paths.socket)
