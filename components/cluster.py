@@ -82,24 +82,32 @@ class ReplicationCluster(pulumi.ComponentResource):
                                "nodes": self.nodes, "proxies": self.proxies})
 
     def _databases(self, child: pulumi.ResourceOptions) -> list[Node]:
+        """One service per node. The primary depends on every replica, so that a change needing restarts
+        restarts the replicas first (reads fall back to the primary meanwhile) and the primary last; with
+        ``serialized`` each node also waits for the one before it."""
         spec, orchestrator = self.spec, self.orchestrator
-        nodes: list[Node] = []
+        names = spec.database.node_names()
+        server_ids = {name: index for index, name in enumerate(names, start=1)}
+        order = [n for n in names if n != self.primary] + [self.primary]
+        nodes: dict[str, Node] = {}
         previous: pulumi.Resource | None = None
-        for server_id, name in enumerate(spec.database.node_names(), start=1):
+        for name in order:
             is_primary = name == self.primary
             placement = orchestrator.place(name, ["mysql"], child)
-            settings = database_settings(spec.database, server_id=server_id, primary=is_primary)
+            settings = database_settings(spec.database, server_id=server_ids[name], primary=is_primary)
             config = placement.apply(lambda p, name=name, is_primary=is_primary, settings=settings: render_my_cnf(
                 cluster=orchestrator.cluster, node=name, primary=is_primary, settings=settings,
                 placement=Placement.from_output(p), run_as_root=orchestrator.runs_as_root))
-            depends = [previous] if spec.serialized and previous is not None else []
+            depends = [n.service.resource for n in nodes.values()] if is_primary else []
+            if spec.serialized and previous is not None and previous not in depends:
+                depends.append(previous)
             service = orchestrator.database(
                 DatabaseRequest(service=name, config=config, settings=settings, placement=placement,
                                 root_user=spec.bootstrap.root_user, root_password=self.root_password),
                 pulumi.ResourceOptions(parent=self, depends_on=depends))
-            nodes.append(Node(name, "primary" if is_primary else "replica", service))
+            nodes[name] = Node(name, "primary" if is_primary else "replica", service)
             previous = service.resource
-        return nodes
+        return [nodes[name] for name in names]
 
     def _topology(self, db_nodes: list[Node], replication_password: pulumi.Output[str]) -> ReplicationTopology:
         boot = self.spec.bootstrap

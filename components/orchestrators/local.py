@@ -114,11 +114,13 @@ class LocalDatabaseProvider(ResourceProvider):
         if pid is None:
             server.install()
             pid = server.start(news["startTimeout"])
+            server.wait_replication_resumed(news["startTimeout"])
         else:
             live, restart = split_changes(olds.get("settings") or {}, news["settings"])
             if restart or olds.get("placement") != news["placement"] or olds.get("binaries") != news["binaries"]:
                 server.stop(pid, news["stopTimeout"])
                 pid = server.start(news["startTimeout"])
+                server.wait_replication_resumed(news["startTimeout"])
             elif live:
                 server.apply_live(live)
         if (olds.get("rootUser"), olds.get("rootPassword")) != (news["rootUser"], news["rootPassword"]):

@@ -104,7 +104,7 @@ def test_preview_after_up_reports_no_changes_and_second_up_changes_nothing(clust
     assert {n: cluster.resource_outputs(n)["pid"] for n in pids} == pids
 
 
-def test_dynamic_setting_is_applied_live_and_static_one_by_restart(cluster):
+def test_dynamic_setting_is_applied_live_and_static_one_by_rolling_restart(cluster):
     settings_file = cluster.project.root / "Pulumi.test.yaml"
     original = settings_file.read_text()
     config = yaml.safe_load(original)["config"]
@@ -121,6 +121,8 @@ def test_dynamic_setting_is_applied_live_and_static_one_by_restart(cluster):
         database["settings"] = {"innodb_log_buffer_size": "32M"}
         cluster.project.write_config("test", {**config, "replstack:database": database})
         cluster.stack.up(on_output=print)
+        started = {n: psutil.Process(int(cluster.resource_outputs(n)["pid"])).create_time() for n in pids}
+        assert started["db1"] >= max(started["db2"], started["db3"]), "replicas restart first, the primary last"
         for name in pids:
             assert cluster.resource_outputs(name)["pid"] != pids[name], f"{name} restarts for a static change"
             with cluster.connect(cluster.node_address(name)) as conn:

@@ -83,6 +83,25 @@ class MariaDBServer:
             raise ServerFailed(f"{error}; {self.error_log_tail()}") from None
         return pid
 
+    def wait_replication_resumed(self, timeout: float) -> None:
+        """After a restart, a node that replicates must be replicating again before the next node restarts;
+        a node that does not replicate returns at once. Fails naming the replication error if it stops."""
+
+        def replicating() -> bool:
+            with connect(self.socket_endpoint()) as conn:
+                rows = query(conn, "SHOW SLAVE STATUS")
+            if not rows or not rows[0].get("Master_Host"):
+                return True
+            status = rows[0]
+            if status["Slave_SQL_Running"] == "No" and status.get("Last_SQL_Error"):
+                raise StopWaiting(f"replication stopped: {status['Last_SQL_Error']}")
+            return status["Slave_IO_Running"] == "Yes" and status["Slave_SQL_Running"] == "Yes"
+
+        try:
+            wait_until(replicating, timeout=timeout, what=f"{self.paths.dir} to replicate again after its restart")
+        except StopWaiting as error:
+            raise ServerFailed(f"{self.paths.dir}: {error}") from None
+
     def stop(self, pid: int | None, timeout: float) -> None:
         """A clean shutdown (SIGTERM), then SIGKILL if it has not ended after ``timeout`` seconds."""
         if pid:
