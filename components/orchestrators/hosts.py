@@ -5,13 +5,15 @@ will run them over SSH."""
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import shutil
 import signal
 import subprocess
 import tempfile
 from pathlib import Path
-from typing import Protocol, Sequence
+from typing import ContextManager, Iterator, Protocol, Sequence
 
 
 class CommandFailed(RuntimeError):
@@ -38,6 +40,8 @@ class Host(Protocol):
     def process_alive(self, pid: int, marker: str) -> bool: ...
 
     def signal(self, pid: int, sig: int) -> None: ...
+
+    def exclusive(self, lock_path: str) -> ContextManager[None]: ...
 
 
 class LocalHost:
@@ -102,6 +106,17 @@ class LocalHost:
             os.kill(int(pid), sig)
         except ProcessLookupError:
             pass
+
+    @contextlib.contextmanager
+    def exclusive(self, lock_path: str) -> Iterator[None]:
+        """Holds an exclusive lock on ``lock_path`` (created if missing) for the ``with`` block."""
+        Path(lock_path).parent.mkdir(parents=True, exist_ok=True)
+        with open(lock_path, "a", encoding="utf-8") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 SIGTERM, SIGKILL, SIGUSR1 = signal.SIGTERM, signal.SIGKILL, signal.SIGUSR1

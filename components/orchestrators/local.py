@@ -33,6 +33,9 @@ from components.orchestrators.lifecycle.mariadb import MariaDBBinaries, MariaDBS
 from components.spec import LocalSpec
 
 
+RESTART_LOCK = ".restart.lock"
+
+
 # -- placement -------------------------------------------------------------------------------------------------
 class LocalPlacementProvider(ResourceProvider):
     """A directory and a set of leased ports for one service."""
@@ -57,6 +60,7 @@ class LocalPlacementProvider(ResourceProvider):
     def delete(self, _id: str, props: dict[str, Any]) -> None:
         cluster_dir = Path(props["clusterDir"])
         if ports.release(cluster_dir, props["service"]):
+            (cluster_dir / RESTART_LOCK).unlink(missing_ok=True)
             _remove_if_empty(cluster_dir)
 
 
@@ -89,6 +93,11 @@ def _adopt_pid(server: MariaDBServer, pid: Any) -> int | None:
     return None
 
 
+def _restart_lock(props: Mapping[str, Any]) -> str:
+    """One restart lock per cluster, in the cluster directory."""
+    return str(Path(props["placement"]["dir"]).parent / RESTART_LOCK)
+
+
 class LocalDatabaseProvider(ResourceProvider):
     """A mariadbd process. Create adopts a server already running from the same directory, so re-running a
     failed ``up`` converges instead of starting a second server on the same datadir."""
@@ -118,9 +127,7 @@ class LocalDatabaseProvider(ResourceProvider):
         else:
             live, restart = split_changes(olds.get("settings") or {}, news["settings"])
             if restart or olds.get("placement") != news["placement"] or olds.get("binaries") != news["binaries"]:
-                server.stop(pid, news["stopTimeout"])
-                pid = server.start(news["startTimeout"])
-                server.wait_replication_resumed(news["startTimeout"])
+                pid = server.restart(pid, _restart_lock(news), news["stopTimeout"], news["startTimeout"])
             elif live:
                 server.apply_live(live)
         if (olds.get("rootUser"), olds.get("rootPassword")) != (news["rootUser"], news["rootPassword"]):

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
+import time
 import uuid
 
 import psutil
@@ -104,6 +106,32 @@ def test_preview_after_up_reports_no_changes_and_second_up_changes_nothing(clust
     assert {n: cluster.resource_outputs(n)["pid"] for n in pids} == pids
 
 
+class ReplicaWatch:
+    """Counts, every few milliseconds while an update runs, the replica servers that are up."""
+
+    def __init__(self, cluster: LocalCluster):
+        self.markers = [f"/{name}/my.cnf" for name in replicas(cluster)]
+        self.root = cluster.data_dir
+        self.fewest_replicas_running = len(self.markers)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+
+    def _watch(self) -> None:
+        while not self._stop.is_set():
+            cmdlines = [" ".join(p.cmdline()) for p in processes_under(self.root)]
+            running = sum(any(marker in c for c in cmdlines) for marker in self.markers)
+            self.fewest_replicas_running = min(self.fewest_replicas_running, running)
+            time.sleep(0.01)
+
+    def __enter__(self) -> "ReplicaWatch":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
 def test_dynamic_setting_is_applied_live_and_static_one_by_rolling_restart(cluster):
     settings_file = cluster.project.root / "Pulumi.test.yaml"
     original = settings_file.read_text()
@@ -120,7 +148,9 @@ def test_dynamic_setting_is_applied_live_and_static_one_by_rolling_restart(clust
 
         database["settings"] = {"innodb_log_buffer_size": "32M"}
         cluster.project.write_config("test", {**config, "replstack:database": database})
-        cluster.stack.up(on_output=print)
+        with ReplicaWatch(cluster) as watch:
+            cluster.stack.up(on_output=print)
+        assert watch.fewest_replicas_running >= 1, "replicas restart one at a time"
         started = {n: psutil.Process(int(cluster.resource_outputs(n)["pid"])).create_time() for n in pids}
         assert started["db1"] >= max(started["db2"], started["db3"]), "replicas restart first, the primary last"
         for name in pids:

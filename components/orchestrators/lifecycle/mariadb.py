@@ -83,6 +83,15 @@ class MariaDBServer:
             raise ServerFailed(f"{error}; {self.error_log_tail()}") from None
         return pid
 
+    def restart(self, pid: int | None, lock_path: str, stop_timeout: float, start_timeout: float) -> int:
+        """Stop, start and wait until replication runs again, holding ``lock_path`` so that the nodes that
+        share it restart one at a time: a cluster never has two replicas down for a restart."""
+        with self.host.exclusive(lock_path):
+            self.stop(pid, stop_timeout)
+            new_pid = self.start(start_timeout)
+            self.wait_replication_resumed(start_timeout)
+        return new_pid
+
     def wait_replication_resumed(self, timeout: float) -> None:
         """After a restart, a node that replicates must be replicating again before the next node restarts;
         a node that does not replicate returns at once. Fails naming the replication error if it stops."""
