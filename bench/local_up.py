@@ -16,7 +16,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -28,39 +27,31 @@ sys.path.insert(0, str(ROOT))
 from tests.support.cluster import cluster_config  # noqa: E402
 from tests.support.engine import replstack_project  # noqa: E402
 from tests.support.processes import kill_processes_under  # noqa: E402
+from tests.support.sampling import Sampler  # noqa: E402
 
 SERVICES = {"mariadbd", "haproxy"}
 
 
-class PeakMemory:
-    """Samples the summed RSS of this process's descendants (the pulumi CLI, language host, program and
-    providers), leaving out the database and proxy servers they start."""
+class PeakMemory(Sampler):
+    """The summed RSS of this process's descendants (the pulumi CLI, language host, program and providers),
+    leaving out the database and proxy servers they start; keeps the peak."""
+
+    interval = 0.05
 
     def __init__(self) -> None:
+        super().__init__()
         self.peak = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._me = psutil.Process()
 
-    def _run(self) -> None:
-        me = psutil.Process()
-        while not self._stop.is_set():
-            total = 0
-            for child in me.children(recursive=True):
-                try:
-                    if child.name() not in SERVICES:
-                        total += child.memory_info().rss
-                except psutil.NoSuchProcess:
-                    continue
-            self.peak = max(self.peak, total)
-            time.sleep(0.05)
-
-    def __enter__(self) -> "PeakMemory":
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
+    def sample(self) -> None:
+        total = 0
+        for child in self._me.children(recursive=True):
+            try:
+                if child.name() not in SERVICES:
+                    total += child.memory_info().rss
+            except psutil.NoSuchProcess:
+                continue
+        self.peak = max(self.peak, total)
 
 
 def timed(fn) -> float:

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import threading
-import time
 import uuid
 
 import psutil
@@ -16,6 +14,7 @@ import yaml
 from components.waiting import wait_until
 from tests.support.cluster import LocalCluster, local_cluster
 from tests.support.processes import listening_ports, processes_under
+from tests.support.sampling import Sampler
 
 pytestmark = pytest.mark.timeout(900)
 
@@ -106,30 +105,19 @@ def test_preview_after_up_reports_no_changes_and_second_up_changes_nothing(clust
     assert {n: cluster.resource_outputs(n)["pid"] for n in pids} == pids
 
 
-class ReplicaWatch:
-    """Counts, every few milliseconds while an update runs, the replica servers that are up."""
+class ReplicaWatch(Sampler):
+    """Counts, while an update runs, the replica servers that are up; keeps the fewest seen."""
 
     def __init__(self, cluster: LocalCluster):
+        super().__init__()
         self.markers = [f"/{name}/my.cnf" for name in replicas(cluster)]
         self.root = cluster.data_dir
         self.fewest_replicas_running = len(self.markers)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._watch, daemon=True)
 
-    def _watch(self) -> None:
-        while not self._stop.is_set():
-            cmdlines = [" ".join(p.cmdline()) for p in processes_under(self.root)]
-            running = sum(any(marker in c for c in cmdlines) for marker in self.markers)
-            self.fewest_replicas_running = min(self.fewest_replicas_running, running)
-            time.sleep(0.01)
-
-    def __enter__(self) -> "ReplicaWatch":
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
+    def sample(self) -> None:
+        cmdlines = [" ".join(p.cmdline()) for p in processes_under(self.root)]
+        running = sum(any(marker in c for c in cmdlines) for marker in self.markers)
+        self.fewest_replicas_running = min(self.fewest_replicas_running, running)
 
 
 def test_dynamic_setting_is_applied_live_and_static_one_by_rolling_restart(cluster):
