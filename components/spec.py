@@ -185,6 +185,10 @@ class ClusterSpec(_Model):
         if duplicates:
             problems.append(("proxies", f"duplicate proxy name(s) {', '.join(duplicates)}; names must be unique"))
         nodes = self.database.node_names()
+        clashing = sorted(set(names) & set(nodes))
+        if clashing:
+            problems.append(("proxies", f"proxy name(s) {', '.join(clashing)} are database node names; "
+                             f"the nodes are {', '.join(nodes)}"))
         if self.database.preferred_primary is not None and self.database.preferred_primary not in nodes:
             problems.append(("database.preferredPrimary", f"{self.database.preferred_primary!r} is not a node of "
                              f"this cluster; allowed: {', '.join(nodes)}"))
@@ -207,9 +211,6 @@ class ClusterSpec(_Model):
 
     def primary_name(self) -> str:
         return self.database.preferred_primary or self.database.node_names()[0]
-
-
-TOP_LEVEL_KEYS = tuple(field.alias or name for name, field in ClusterSpec.model_fields.items())
 
 
 def config_from_pulumi_env(raw: Mapping[str, str]) -> dict[str, Any]:

@@ -66,6 +66,8 @@ BAD_CONFIGS: list[BadConfig] = [
     BadConfig("duplicate-proxy-names", with_(proxies=[{"kind": "haproxy", "name": "front"},
                                                       {"kind": "haproxy", "name": "front"}]),
               ("replstack:proxies", "duplicate", "front")),
+    BadConfig("proxy-named-like-a-node", with_(proxies=[{"kind": "haproxy", "name": "db2"}]),
+              ("replstack:proxies", "db2", "database node names")),
     BadConfig("rm-alias-and-key-both-set", with_(database={"memory": 512}, **{"prov-db-memory": 1024}),
               ("replstack:prov-db-memory", "database.memory", "only one")),
     BadConfig("bad-proxy-name", with_(proxies=[{"kind": "haproxy", "name": "Front End"}]),
