@@ -82,15 +82,9 @@ def _mariadb(props: Mapping[str, Any]) -> MariaDBServer:
     )
 
 
-def _adopt_pid(server: MariaDBServer, pid: Any) -> int | None:
-    """The pid of the server running this node's config: the one in state, else the one in its pid file (a
-    server someone restarted by hand), else None."""
-    if server.is_running(pid):
-        return int(pid)
-    text = (server.host.read_file(server.paths.pid_file) or "").strip()
-    if text.isdigit() and server.is_running(int(text)):
-        return int(text)
-    return None
+def _placement_replaces(olds: Mapping[str, Any], news: Mapping[str, Any]) -> list[str]:
+    """A service whose directory changes is a new service: replaced, the old one removed first."""
+    return ["placement"] if olds.get("placement", {}).get("dir") != news["placement"]["dir"] else []
 
 
 def _restart_lock(props: Mapping[str, Any]) -> str:
@@ -106,19 +100,19 @@ class LocalDatabaseProvider(ResourceProvider):
         server = _mariadb(props)
         server.write_config(props["config"])
         server.install()
-        pid = _adopt_pid(server, None) or server.start(props["startTimeout"])
+        pid = server.running_pid(None) or server.start(props["startTimeout"])
         server.secure(props["rootUser"], props["rootPassword"])
         return CreateResult(id_=server.paths.dir, outs=self._outs(props, server, pid))
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        replaces = ["placement"] if olds.get("placement", {}).get("dir") != news["placement"]["dir"] else []
+        replaces = _placement_replaces(olds, news)
         keys = ("config", "settings", "binaries", "rootUser", "rootPassword", "placement", "keepData")
         changed = any(olds.get(k) != news.get(k) for k in keys) or not olds.get("running", False)
         return DiffResult(changes=changed, replaces=replaces, delete_before_replace=True)
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         server = _mariadb(news)
-        pid = _adopt_pid(server, olds.get("pid"))
+        pid = server.running_pid(olds.get("pid"))
         server.write_config(news["config"])
         if pid is None:
             server.install()
@@ -138,13 +132,13 @@ class LocalDatabaseProvider(ResourceProvider):
         server = _mariadb(props)
         if not server.host.exists(server.paths.config):
             return ReadResult(id_=id_, outs={**props, "pid": None, "running": False, "installed": False})
-        pid = _adopt_pid(server, props.get("pid"))
+        pid = server.running_pid(props.get("pid"))
         return ReadResult(id_=id_, outs={**props, "pid": pid, "running": pid is not None,
                                          "installed": server.is_installed()})
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
         server = _mariadb(props)
-        server.stop(_adopt_pid(server, props.get("pid")), props["stopTimeout"])
+        server.stop(server.running_pid(props.get("pid")), props["stopTimeout"])
         server.remove(keep_data=bool(props.get("keepData")))
 
     @staticmethod
@@ -182,7 +176,7 @@ class LocalHAProxyProvider(ResourceProvider):
         return CreateResult(id_=proxy.paths.dir, outs=self._outs(props, pid))
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        replaces = ["placement"] if olds.get("placement", {}).get("dir") != news["placement"]["dir"] else []
+        replaces = _placement_replaces(olds, news)
         changed = any(olds.get(k) != news.get(k) for k in ("config", "binary", "placement")) \
             or not olds.get("running", False)
         return DiffResult(changes=changed, replaces=replaces, delete_before_replace=True)

@@ -7,7 +7,7 @@ from pathlib import PurePosixPath
 
 from components.configurator.haproxy import HAProxyPaths
 from components.orchestrators.hosts import CommandFailed, Host
-from components.orchestrators.lifecycle.process import remove_service_files, stop_process
+from components.orchestrators.lifecycle.process import read_pid_file, remove_service_files, stop_process
 from components.waiting import wait_until
 
 
@@ -31,8 +31,7 @@ class HAProxyProcess:
             raise ProxyFailed(f"HAProxy refused {self.paths.config}: {error}") from None
 
     def pid(self) -> int | None:
-        text = (self.host.read_file(self.paths.pid_file) or "").split()
-        return int(text[0]) if text and text[0].isdigit() else None
+        return read_pid_file(self.host, self.paths.pid_file)
 
     def is_running(self, pid: int | None = None) -> bool:
         pid = pid or self.pid()

@@ -9,7 +9,12 @@ from pathlib import PurePosixPath
 
 from components.configurator.mariadb import MariaDBPaths
 from components.orchestrators.hosts import Host
-from components.orchestrators.lifecycle.process import remove_runtime_files, remove_service_files, stop_process
+from components.orchestrators.lifecycle.process import (
+    read_pid_file,
+    remove_runtime_files,
+    remove_service_files,
+    stop_process,
+)
 from components.sql import Endpoint, connect, execute, quote_account, query
 from components.waiting import StopWaiting, wait_until
 
@@ -60,6 +65,14 @@ class MariaDBServer:
     # -- process ------------------------------------------------------------------------------------------
     def is_running(self, pid: int | None) -> bool:
         return bool(pid) and self.host.process_alive(int(pid), self.paths.config)
+
+    def running_pid(self, known: int | float | None) -> int | None:
+        """The pid of the server running this node's config: ``known`` (from state) when it still runs, else
+        the one in its pid file (a server someone restarted by hand), else None."""
+        for pid in (known, read_pid_file(self.host, self.paths.pid_file)):
+            if pid and self.is_running(int(pid)):
+                return int(pid)
+        return None
 
     def start(self, timeout: float) -> int:
         """Starts mariadbd detached and waits until it accepts connections on its socket."""

@@ -9,6 +9,12 @@ from components.orchestrators.hosts import SIGKILL, SIGTERM, Host
 from components.waiting import wait_until
 
 
+def read_pid_file(host: Host, path: str) -> int | None:
+    """The pid a server wrote to its pid file, or None when there is none."""
+    words = (host.read_file(path) or "").split()
+    return int(words[0]) if words and words[0].isdigit() else None
+
+
 def stop_process(host: Host, pid: int, alive: Callable[[int], bool], timeout: float, name: str) -> None:
     """SIGTERM (a clean shutdown), then SIGKILL if ``pid`` is still ``alive`` after ``timeout`` seconds."""
     if not alive(pid):
