@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any, Iterator, Mapping
 
 import pymysql
 import pymysql.cursors
@@ -22,6 +22,11 @@ class Endpoint:
 
     def describe(self) -> str:
         return self.unix_socket or f"{self.host}:{self.port}"
+
+    @classmethod
+    def of_node(cls, node: Mapping[str, Any], user: str, password: str) -> "Endpoint":
+        """A node as the bootstrap steps pass it ({name, host, port, ...}; ports from state may be floats)."""
+        return cls(host=node["host"], port=int(node["port"]), user=user, password=password)
 
 
 @contextmanager

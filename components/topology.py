@@ -42,7 +42,7 @@ class TopologyError(RuntimeError):
 
 
 def _endpoint(node: dict[str, Any], props: dict[str, Any]) -> Endpoint:
-    return Endpoint(host=node["host"], port=int(node["port"]), user=props["rootUser"], password=props["rootPassword"])
+    return Endpoint.of_node(node, props["rootUser"], props["rootPassword"])
 
 
 def _slave_status(conn: pymysql.connections.Connection) -> dict[str, Any] | None:
@@ -198,7 +198,7 @@ class ReplicationTopologyProvider(ResourceProvider):
 
 def _can_login(node: dict[str, Any], user: str, password: str) -> bool:
     try:
-        with connect(Endpoint(node["host"], int(node["port"]), user, password), timeout=3):
+        with connect(Endpoint.of_node(node, user, password), timeout=3):
             return True
     except pymysql.MySQLError:
         return False

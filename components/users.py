@@ -37,7 +37,7 @@ class DatabaseUsersProvider(ResourceProvider):
     @staticmethod
     def _apply(props: dict[str, Any], previous: dict[str, Any] | None) -> None:
         primary = props["primary"]
-        endpoint = Endpoint(primary["host"], int(primary["port"]), props["rootUser"], props["rootPassword"])
+        endpoint = Endpoint.of_node(primary, props["rootUser"], props["rootPassword"])
         monitor = quote_account(props["monitoringUser"], "%")
         with connect(endpoint) as conn:
             execute(conn, f"CREATE USER IF NOT EXISTS {monitor} IDENTIFIED BY %s", (props["monitoringPassword"],))
