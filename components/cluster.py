@@ -35,11 +35,12 @@ class Node:
             lambda v: {"name": self.name, "host": v[0], "port": int(v[1]["mysql"]), "role": self.role})
 
     @property
-    def instance(self) -> pulumi.Output[dict[str, Any]]:
+    def instance(self) -> dict[str, Any]:
         """The node as the verification steps see it: its address and its generation, so that they run
-        again when the node restarts."""
-        return pulumi.Output.all(self.service.host, self.service.ports, self.service.generation).apply(
-            lambda v: {"name": self.name, "host": v[0], "port": int(v[1]["mysql"]), "generation": v[2]})
+        again when the node restarts. A map of outputs rather than one output, so that during a preview the
+        name and address stay known while a restarting node's generation is not."""
+        return {"name": self.name, "host": self.service.host,
+                "port": self.service.ports.apply(lambda p: int(p["mysql"])), "generation": self.service.generation}
 
 
 class ReplicationCluster(pulumi.ComponentResource):
@@ -112,7 +113,7 @@ class ReplicationCluster(pulumi.ComponentResource):
     def _topology(self, db_nodes: list[Node], replication_password: pulumi.Output[str]) -> ReplicationTopology:
         boot = self.spec.bootstrap
         return ReplicationTopology("replication", {
-            "nodes": pulumi.Output.all(*[n.instance for n in db_nodes]),
+            "nodes": [n.instance for n in db_nodes],
             "primary": self.primary,
             "rootUser": boot.root_user,
             "rootPassword": self.root_password,
@@ -139,14 +140,12 @@ class ReplicationCluster(pulumi.ComponentResource):
         """Its generations input makes it wait again after any database or proxy restart."""
         services = [service for _, service in proxies]
         return ProxySync("proxy-sync", {
-            "proxies": pulumi.Output.all(*[
-                pulumi.Output.all(service.host, service.ports).apply(lambda v, name=proxy.name: {
-                    "name": name, "host": v[0], "adminPort": int(v[1]["admin"])})
-                for proxy, service in proxies]),
+            "proxies": [{"name": proxy.name, "host": service.host,
+                         "adminPort": service.ports.apply(lambda p: int(p["admin"]))}
+                        for proxy, service in proxies],
             "primary": self.primary,
             "replicas": [n.name for n in db_nodes if n.role == "replica"],
-            "generations": pulumi.Output.all(*[n.service.generation for n in db_nodes],
-                                             *[s.generation for s in services]),
+            "generations": [n.service.generation for n in db_nodes] + [s.generation for s in services],
             "timeout": self.spec.bootstrap.proxy_sync_timeout,
         }, pulumi.ResourceOptions(parent=self, depends_on=[s.resource for s in services]))
 
@@ -166,8 +165,10 @@ class ReplicationCluster(pulumi.ComponentResource):
 
         endpoints = pulumi.Output.all(*[n.endpoint for n in db_nodes])
         config = pulumi.Output.all(placement, endpoints).apply(render)
+        replicas = [n.name for n in db_nodes if n.role == "replica"]
+        routes = {"write": [primary], "read": replicas or [primary]}
         return self.orchestrator.proxy(
-            ProxyRequest(service=proxy.name, kind=proxy.kind, config=config, placement=placement),
+            ProxyRequest(service=proxy.name, kind=proxy.kind, config=config, placement=placement, routes=routes),
             pulumi.ResourceOptions(parent=self, depends_on=[users]))
 
     def _endpoints(self, nodes: list[Node],

@@ -6,9 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 import pulumi
-from pulumi.dynamic import CreateResult, DiffResult, ReadResult, Resource, ResourceProvider, UpdateResult
+from pulumi.dynamic import CreateResult, ReadResult, Resource, UpdateResult
 
 from components.configurator.haproxy import READ_BACKEND, WRITE_BACKEND
+from components.dynamic import NO_ACTION, PlannedProvider, differs, is_known, names, resource_options
 from components.proxies.haproxy_runtime import server_statuses
 from components.waiting import WaitTimeout, wait_until
 
@@ -30,14 +31,28 @@ def _routing_gaps(proxy: dict[str, Any], primary: str, readers: list[str]) -> li
     return gaps
 
 
-class ProxySyncProvider(ResourceProvider):
+class ProxySyncProvider(PlannedProvider):
+    compared = ("proxies", "primary", "replicas", "generations")
+
+    def plan(self, olds: dict[str, Any], news: dict[str, Any]) -> str:
+        proxies = [p["name"] for p in news.get("proxies") or [] if isinstance(p, dict) and is_known(p.get("name"))]
+        readers = news.get("replicas") or [news.get("primary")]
+        what = (f"wait until {names(proxies)} route(s) writes to {news.get('primary')} and reads to "
+                f"{names(readers)}")
+        if not olds:
+            return f"create: {what}"
+        changed = self.changes(olds, news)
+        if not changed:
+            return NO_ACTION
+        if changed == ["generations"]:
+            restarted = sum(1 for old, new in zip(olds.get("generations") or [], news.get("generations") or [])
+                            if differs(old, new))
+            return f"{what} again, after {restarted or 'a'} service restart(s) or reload(s)"
+        return f"{what} (the topology or the proxies change)"
+
     def create(self, props: dict[str, Any]) -> CreateResult:
         self._wait(props)
         return CreateResult(id_="proxy-sync", outs=props)
-
-    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        keys = ("proxies", "primary", "replicas", "generations")
-        return DiffResult(changes=any(olds.get(k) != news.get(k) for k in keys))
 
     def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         self._wait(news)
@@ -65,6 +80,8 @@ class ProxySyncProvider(ResourceProvider):
                 raise ProxySyncError(f"{error}; still: {', '.join(last[0]) or 'admin API not answering'}") from None
 
 
-class ProxySync(Resource):
+class ProxySync(Resource, module="replstack/bootstrap", name="ProxySync"):
+    """The wait until every proxy routes as the topology says."""
+
     def __init__(self, name: str, props: dict[str, Any], opts: pulumi.ResourceOptions | None = None):
-        super().__init__(ProxySyncProvider(), name, props, opts)
+        super().__init__(ProxySyncProvider(), name, props, resource_options(opts))

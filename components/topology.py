@@ -14,7 +14,9 @@ from typing import Any
 
 import pulumi
 import pymysql
-from pulumi.dynamic import CreateResult, DiffResult, ReadResult, Resource, ResourceProvider, UpdateResult
+from pulumi.dynamic import CheckFailure, CreateResult, ReadResult, Resource, UpdateResult
+
+from components.dynamic import NO_ACTION, PlannedProvider, differs, is_known, names, resource_options
 
 from components.sql import Endpoint, connect, execute, query, quote_account, variable
 from components.waiting import WaitTimeout, wait_until
@@ -50,9 +52,10 @@ def _slave_status(conn: pymysql.connections.Connection) -> dict[str, Any] | None
     return rows[0] if rows else None
 
 
-def diagnose(node: dict[str, Any], primary: dict[str, Any], props: dict[str, Any]) -> Diagnosis:
+def diagnose(node: dict[str, Any], primary: dict[str, Any], props: dict[str, Any],
+             timeout: float = 5.0) -> Diagnosis:
     try:
-        with connect(_endpoint(node, props)) as conn:
+        with connect(_endpoint(node, props), timeout=timeout) as conn:
             status = _slave_status(conn)
             read_only = variable(conn, "read_only") == "1"
             current = variable(conn, "gtid_current_pos")
@@ -68,16 +71,73 @@ def diagnose(node: dict[str, Any], primary: dict[str, Any], props: dict[str, Any
     return Diagnosis(node["name"], NodeState.REPLICATING if running else NodeState.BROKEN, read_only, current, error)
 
 
-class ReplicationTopologyProvider(ResourceProvider):
+class ReplicationTopologyProvider(PlannedProvider):
+    compared = ("nodes", "primary", "rootUser", "rootPassword", "replicationUser", "replicationPassword", "semiSync")
+
+    # -- the plan (check) ------------------------------------------------------------------------------------
+    def refuse(self, olds: dict[str, Any], news: dict[str, Any]) -> list[CheckFailure]:
+        if olds.get("primary") and news.get("primary") and olds["primary"] != news["primary"]:
+            return [CheckFailure("primary", (
+                f"the primary would move from {olds['primary']} to {news['primary']}: a switchover is not "
+                f"supported yet; set database.preferredPrimary back to {olds['primary']}"))]
+        return []
+
+    def plan(self, olds: dict[str, Any], news: dict[str, Any]) -> str:
+        primary = news["primary"]
+        new_nodes = _named(news.get("nodes"))
+        replicas = [name for name in new_nodes if name != primary]
+        if not olds:
+            return (f"create: {primary} is the primary; {names(replicas)} replicate from it with GTID, "
+                    "read-only; wait until they catch up")
+        old_nodes = _named(olds.get("nodes"))
+        words = []
+        added = [n for n in new_nodes if n not in old_nodes]
+        removed = [n for n in old_nodes if n not in new_nodes]
+        if added:
+            words.append(f"attach {names(added)} as replica(s) of {primary}, read-only, and wait until they "
+                         "catch up")
+        if removed:
+            words.append(f"{names(removed)} leave(s) the topology: the proxies stop routing to it first, then it "
+                         "is stopped and removed")
+        restarted = [n for n in new_nodes if n in old_nodes and differs(old_nodes[n].get("generation"),
+                                                                        new_nodes[n].get("generation"))]
+        if restarted:
+            words.append(f"verify again that replication runs after {names(restarted)} (re)start(s)")
+        if differs(olds.get("replicationPassword"), news.get("replicationPassword")) or \
+                olds.get("replicationUser") != news.get("replicationUser"):
+            words.append("re-key the replication account and reconnect the replicas")
+        elif differs(olds.get("rootPassword"), news.get("rootPassword")) or \
+                olds.get("rootUser") != news.get("rootUser"):
+            words.append("check replication with the new root account")
+        if olds.get("semiSync") != news.get("semiSync"):
+            words.append(f"turn semi-synchronous replication {'on' if news.get('semiSync') else 'off'}")
+        if not words:
+            words += self._repairs(olds, news)
+        return "; ".join(words) or NO_ACTION
+
+    @staticmethod
+    def _repairs(olds: dict[str, Any], news: dict[str, Any]) -> list[str]:
+        """What a look at the live nodes finds to repair (a replica whose replication stopped), so the preview
+        shows the repair that ``up`` will do even without a refresh. Never raises: a node that cannot be
+        reached is named as such."""
+        if not is_known(news.get("nodes")):
+            return []
+        try:
+            primary = next(n for n in news["nodes"] if n["name"] == news["primary"])
+            broken = []
+            for node in (n for n in news["nodes"] if n["name"] != news["primary"]):
+                state = diagnose(node, primary, {**news, "rootPassword": olds.get("rootPassword", "")}, timeout=2)
+                if state.state is not NodeState.REPLICATING:
+                    broken.append(f"{node['name']} ({state.state.value})")
+        except Exception:  # noqa: BLE001  (a look that fails must not fail the preview)
+            return []
+        return [f"repair: {names(broken)} not replicating from {news['primary']}; replication is restarted"] \
+            if broken else []
+
+    # -- the lifecycle ---------------------------------------------------------------------------------------
     def create(self, props: dict[str, Any]) -> CreateResult:
         self._converge(props)
         return CreateResult(id_=f"topology-{props['primary']}", outs=self._outs(props))
-
-    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        keys = ("nodes", "primary", "rootUser", "rootPassword", "replicationUser", "replicationPassword", "semiSync")
-        changed = any(olds.get(k) != news.get(k) for k in keys)
-        expected = sorted(n["name"] for n in news["nodes"] if n["name"] != news["primary"])
-        return DiffResult(changes=changed or sorted(olds.get("replicating") or []) != expected)
 
     def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         self._converge(news)
@@ -204,11 +264,19 @@ def _can_login(node: dict[str, Any], user: str, password: str) -> bool:
         return False
 
 
-class ReplicationTopology(Resource):
+def _named(nodes: Any) -> dict[str, dict[str, Any]]:
+    """The nodes by name; during a preview a node's address or generation may be unknown, its name is not."""
+    if not isinstance(nodes, list):
+        return {}
+    return {n["name"]: n for n in nodes if isinstance(n, dict) and is_known(n.get("name"))}
+
+
+class ReplicationTopology(Resource, module="replstack/bootstrap", name="ReplicationTopology"):
+    """The replication step: one primary, every other node a read-only GTID replica of it."""
+
     replicas: pulumi.Output[list]
     replicating: pulumi.Output[list]
 
     def __init__(self, name: str, props: dict[str, Any], opts: pulumi.ResourceOptions | None = None):
-        opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(
-            additional_secret_outputs=["rootPassword", "replicationPassword"]))
-        super().__init__(ReplicationTopologyProvider(), name, {**props, "replicas": None, "replicating": None}, opts)
+        super().__init__(ReplicationTopologyProvider(), name, {**props, "replicas": None, "replicating": None},
+                         resource_options(opts, secret_outputs=["rootPassword", "replicationPassword"]))

@@ -7,22 +7,39 @@ from __future__ import annotations
 from typing import Any
 
 import pulumi
-from pulumi.dynamic import CreateResult, DiffResult, ReadResult, Resource, ResourceProvider, UpdateResult
+from pulumi.dynamic import CreateResult, ReadResult, Resource, UpdateResult
 
+from components.dynamic import NO_ACTION, PlannedProvider, differs, known_or, names, resource_options
 from components.sql import Endpoint, connect, execute, query, quote_account
 
 MONITORING_GRANTS = "PROCESS, BINLOG MONITOR, SLAVE MONITOR, SHOW DATABASES"
 
 
-class DatabaseUsersProvider(ResourceProvider):
+class DatabaseUsersProvider(PlannedProvider):
+    compared = ("primary", "rootUser", "rootPassword", "monitoringUser", "monitoringPassword", "checkUser",
+                "checkHosts")
+
+    def plan(self, olds: dict[str, Any], news: dict[str, Any]) -> str:
+        hosts = names(known_or(news.get("checkHosts"), []))
+        if not olds:
+            return (f"create: the monitoring account {news['monitoringUser']} and the health-check account "
+                    f"{news['checkUser']} (from {hosts}) on the primary; replication copies them to every node")
+        changed = self.changes(olds, news)
+        words = []
+        if "monitoringUser" in changed or "monitoringPassword" in changed:
+            words.append(f"re-key the monitoring account {news['monitoringUser']}")
+        if "checkUser" in changed or "checkHosts" in changed:
+            words.append(f"health-check account {news['checkUser']} limited to {hosts}")
+        if "primary" in changed and differs((olds.get("primary") or {}).get("name"),
+                                            (known_or(news.get("primary"), {}) or {}).get("name")):
+            words.append("create the accounts on the new primary")
+        if not words and changed:
+            words.append("check the accounts again with the new root account")
+        return "; ".join(words) or NO_ACTION
+
     def create(self, props: dict[str, Any]) -> CreateResult:
         self._apply(props, previous=None)
         return CreateResult(id_=f"users-{props['primary']['name']}", outs=props)
-
-    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        keys = ("primary", "rootUser", "rootPassword", "monitoringUser", "monitoringPassword", "checkUser",
-                "checkHosts")
-        return DiffResult(changes=any(olds.get(k) != news.get(k) for k in keys))
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         self._apply(news, previous=olds)
@@ -54,8 +71,9 @@ class DatabaseUsersProvider(ResourceProvider):
                 execute(conn, f"CREATE USER {account}")
 
 
-class DatabaseUsers(Resource):
+class DatabaseUsers(Resource, module="replstack/bootstrap", name="DatabaseUsers"):
+    """The cluster's service accounts, created on the primary."""
+
     def __init__(self, name: str, props: dict[str, Any], opts: pulumi.ResourceOptions | None = None):
-        opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(
-            additional_secret_outputs=["rootPassword", "monitoringPassword"]))
-        super().__init__(DatabaseUsersProvider(), name, props, opts)
+        super().__init__(DatabaseUsersProvider(), name, props,
+                         resource_options(opts, secret_outputs=["rootPassword", "monitoringPassword"]))

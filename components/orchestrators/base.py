@@ -30,8 +30,9 @@ class PlacedService:
     resource: pulumi.Resource
     host: pulumi.Output[str]
     ports: pulumi.Output[Mapping[str, int]]
-    # Changes whenever the service (re)starts, e.g. its pid: the steps that verify replication and routing
-    # take it as input, so they check again after any restart.
+    # A counter of the service's (re)starts, planned at check time so that it is known during a preview: the
+    # steps that verify replication and routing take it as input, so they check again after any restart, and
+    # only then.
     generation: pulumi.Output[Any]
 
 
@@ -50,10 +51,14 @@ class DatabaseRequest:
 
 @dataclass(frozen=True)
 class ProxyRequest:
+    """A proxy to run: its rendered config, and its routing by node name (``write``, ``read``), which the
+    preview shows in words."""
+
     service: str
     kind: str
     config: pulumi.Input[str]
     placement: pulumi.Input[Mapping[str, Any]]
+    routes: Mapping[str, list[str]]
 
 
 class Orchestrator(abc.ABC):

@@ -19,12 +19,21 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import pulumi
-from pulumi.dynamic import CreateResult, DiffResult, ReadResult, Resource, ResourceProvider, UpdateResult
+from pulumi.dynamic import CheckFailure, CreateResult, DiffResult, ReadResult, Resource, UpdateResult
 
 from components.configurator.haproxy import haproxy_paths
 from components.configurator.mariadb import node_paths
 from components.configurator.placement import Placement
 from components.configurator.settings import split_changes
+from components.dynamic import (
+    NO_ACTION,
+    PlannedProvider,
+    changed_keys,
+    is_known,
+    known_or,
+    names,
+    resource_options,
+)
 from components.orchestrators import ports
 from components.orchestrators.base import DatabaseRequest, Orchestrator, PlacedService, ProxyRequest
 from components.orchestrators.hosts import LocalHost
@@ -37,19 +46,28 @@ RESTART_LOCK = ".restart.lock"
 
 
 # -- placement -------------------------------------------------------------------------------------------------
-class LocalPlacementProvider(ResourceProvider):
+class LocalPlacementProvider(PlannedProvider):
     """A directory and a set of leased ports for one service."""
+
+    compared = ("clusterDir", "service", "host", "portNames")
+    replaced_by = ("clusterDir", "service", "host")
+
+    def plan(self, olds: dict[str, Any], news: dict[str, Any]) -> str:
+        where = f"{news['clusterDir']}/{news['service']}" if is_known(news.get("clusterDir")) else "its directory"
+        if not olds:
+            return f"create: lease ports {names(known_or(news['portNames'], []))} on {news['host']}, in {where}"
+        changed = self.changes(olds, news)
+        if set(changed) & set(self.replaced_by):
+            return f"replace: the service moves to {news['host']}, {where}; the old one is removed first"
+        if changed:
+            return f"update: lease ports {names(known_or(news['portNames'], []))}, keeping those held"
+        return NO_ACTION
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         cluster_dir = Path(props["clusterDir"])
         leased = ports.lease(cluster_dir, props["service"], props["host"], props["portNames"])
         directory = str(cluster_dir / props["service"])
         return CreateResult(id_=directory, outs={**props, "ports": leased, "dir": directory})
-
-    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        replaces = [k for k in ("clusterDir", "service", "host") if olds.get(k) != news.get(k)]
-        changed = bool(replaces) or olds.get("portNames") != news.get("portNames")
-        return DiffResult(changes=changed, replaces=replaces, delete_before_replace=True)
 
     def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         return UpdateResult(outs=self.create(news).outs)
@@ -64,13 +82,16 @@ class LocalPlacementProvider(ResourceProvider):
             _remove_if_empty(cluster_dir)
 
 
-class LocalPlacement(Resource):
+class LocalPlacement(Resource, module="replstack/local", name="Placement"):
+    """Where one service runs on this host: its directory and its ports by name."""
+
     host: pulumi.Output[str]
     ports: pulumi.Output[dict]
     dir: pulumi.Output[str]
 
     def __init__(self, name: str, props: dict[str, Any], opts: pulumi.ResourceOptions | None = None):
-        super().__init__(LocalPlacementProvider(), name, {**props, "ports": None, "dir": None}, opts)
+        super().__init__(LocalPlacementProvider(), name, {**props, "ports": None, "dir": None},
+                         resource_options(opts))
 
 
 # -- database --------------------------------------------------------------------------------------------------
@@ -83,8 +104,10 @@ def _mariadb(props: Mapping[str, Any]) -> MariaDBServer:
 
 
 def _placement_replaces(olds: Mapping[str, Any], news: Mapping[str, Any]) -> list[str]:
-    """A service whose directory changes is a new service: replaced, the old one removed first."""
-    return ["placement"] if olds.get("placement", {}).get("dir") != news["placement"]["dir"] else []
+    """A service whose directory changes is a new service: replaced, the old one removed first. A directory
+    not known yet (its placement is being replaced) counts as a change."""
+    new_dir = news["placement"]["dir"] if is_known(news.get("placement")) else None
+    return ["placement"] if new_dir is None or (olds.get("placement") or {}).get("dir") != new_dir else []
 
 
 def _restart_lock(props: Mapping[str, Any]) -> str:
@@ -92,10 +115,111 @@ def _restart_lock(props: Mapping[str, Any]) -> str:
     return str(Path(props["placement"]["dir"]).parent / RESTART_LOCK)
 
 
-class LocalDatabaseProvider(ResourceProvider):
+def _generation(olds: Mapping[str, Any], restarts: bool) -> int:
+    """A counter of the service's (re)starts: 1 when created, one more for each planned (re)start. Known at
+    preview time, unlike a pid, so that the steps that verify replication and routing show a change only when
+    a process really restarts."""
+    if not olds:
+        return 1
+    previous = olds.get("generation")
+    previous = int(previous) if isinstance(previous, (int, float)) else 0
+    return previous + 1 if restarts else previous
+
+
+def _role(settings: Any) -> str | None:
+    if not isinstance(settings, Mapping) or not is_known(settings.get("read_only")):
+        return None
+    return {"0": "primary", "1": "replica"}.get(str(settings.get("read_only")))
+
+
+class LocalDatabaseProvider(PlannedProvider):
     """A mariadbd process. Create adopts a server already running from the same directory, so re-running a
     failed ``up`` converges instead of starting a second server on the same datadir."""
 
+    compared = ("config", "settings", "binaries", "rootUser", "rootPassword", "placement", "keepData")
+    RESTART_ORDER = "replicas restart one at a time, each replicating again before the next; the primary last"
+
+    # -- the plan (check) ------------------------------------------------------------------------------------
+    def refuse(self, olds: dict[str, Any], news: dict[str, Any]) -> list[CheckFailure]:
+        before, after = _role(olds.get("settings")), _role(news.get("settings"))
+        if before and after and before != after:
+            return [CheckFailure("settings", (
+                f"{news.get('service', 'this node')} would turn from {before} into {after}: a change of "
+                "database.preferredPrimary (a switchover) is not supported yet; set it back to the current "
+                "primary"))]
+        return []
+
+    def stamp(self, olds: dict[str, Any], news: dict[str, Any]) -> dict[str, Any]:
+        return {"generation": _generation(olds, self._restarts(olds, news))}
+
+    def plan(self, olds: dict[str, Any], news: dict[str, Any]) -> str:
+        role = _role(news.get("settings")) or "node"
+        if not olds:
+            then = ("then the replication step makes it a read-only replica of the primary"
+                    if role == "replica" else "then the replicas attach to it")
+            return f"create: a new {role}: install its datadir, start mariadbd, set the root account; {then}"
+        changed = self.changes(olds, news)
+        if "placement" in changed and _placement_replaces(olds, news):
+            return "replace: the node moves to a new directory; the old server is stopped and removed first"
+        words = []
+        if not self._alive(olds):
+            words.append("start: mariadbd is not running; it is started with its config and must replicate "
+                         "again before the update ends")
+        else:
+            restart = self._restart_reasons(olds, news)
+            if restart:
+                order = "the primary restarts after every replica" if role == "primary" else self.RESTART_ORDER
+                words.append(f"restart: {', '.join(restart)} cannot change on a running server; {order}")
+            elif live := self._live_changes(olds, news):
+                words.append("live: SET GLOBAL " + ", ".join(f"{k} = {v}" for k, v in sorted(live.items()))
+                             + " (no restart)")
+            elif "config" in changed:
+                words.append("rewrite: my.cnf changes but no setting does (no restart)")
+        if {"rootUser", "rootPassword"} & set(changed):
+            words.append("re-key: the root account's name or password changes (over the local socket)")
+        if "keepData" in changed:
+            keep = bool(known_or(news.get("keepData"), False))
+            words.append(f"record: on destroy the datadir is {'kept' if keep else 'removed'}")
+        return "; ".join(words) or NO_ACTION
+
+    def _restarts(self, olds: dict[str, Any], news: dict[str, Any]) -> bool:
+        return bool(olds) and (not self._alive(olds) or bool(self._restart_reasons(olds, news)))
+
+    @staticmethod
+    def _restart_reasons(olds: dict[str, Any], news: dict[str, Any]) -> list[str]:
+        reasons = [key for key in changed_keys(olds, news, ("placement", "binaries"))]
+        if is_known(news.get("settings")):
+            _, restart = split_changes(olds.get("settings") or {}, news["settings"])
+            reasons += sorted(restart)
+        else:
+            reasons.append("settings")
+        return reasons
+
+    @staticmethod
+    def _live_changes(olds: dict[str, Any], news: dict[str, Any]) -> dict[str, str]:
+        if not is_known(news.get("settings")):
+            return {}
+        live, _ = split_changes(olds.get("settings") or {}, news["settings"])
+        return live
+
+    @staticmethod
+    def _alive(olds: Mapping[str, Any]) -> bool:
+        """Whether the server of the old inputs runs now: the preview says "start" for a dead node even
+        without a refresh."""
+        try:
+            return _mariadb(olds).running_pid(olds.get("pid")) is not None
+        except (KeyError, TypeError, ValueError):
+            return False
+
+    def drifted(self, olds: dict[str, Any], news: dict[str, Any]) -> bool:
+        return not olds.get("running", False)
+
+    def diff(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        result = super().diff(id_, olds, news)
+        replaces = _placement_replaces(olds, news)
+        return DiffResult(changes=result.changes or bool(replaces), replaces=replaces, delete_before_replace=True)
+
+    # -- the lifecycle ---------------------------------------------------------------------------------------
     def create(self, props: dict[str, Any]) -> CreateResult:
         server = _mariadb(props)
         server.write_config(props["config"])
@@ -103,12 +227,6 @@ class LocalDatabaseProvider(ResourceProvider):
         pid = server.running_pid(None) or server.start(props["startTimeout"])
         server.secure(props["rootUser"], props["rootPassword"])
         return CreateResult(id_=server.paths.dir, outs=self._outs(props, server, pid))
-
-    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        replaces = _placement_replaces(olds, news)
-        keys = ("config", "settings", "binaries", "rootUser", "rootPassword", "placement", "keepData")
-        changed = any(olds.get(k) != news.get(k) for k in keys) or not olds.get("running", False)
-        return DiffResult(changes=changed, replaces=replaces, delete_before_replace=True)
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         server = _mariadb(news)
@@ -145,20 +263,25 @@ class LocalDatabaseProvider(ResourceProvider):
     def _outs(props: dict[str, Any], server: MariaDBServer, pid: int) -> dict[str, Any]:
         placement = props["placement"]
         return {**props, "pid": pid, "running": True, "installed": True, "host": placement["host"],
-                "port": placement["ports"]["mysql"], "version": server.server_version()}
+                "port": placement["ports"]["mysql"], "version": server.server_version(),
+                "generation": props.get("generation") or 1}
 
 
-class LocalDatabase(Resource):
+class LocalDatabase(Resource, module="replstack/local", name="MariaDBServer"):
+    """A mariadbd process on this host, from a rendered my.cnf."""
+
     host: pulumi.Output[str]
     port: pulumi.Output[int]
     pid: pulumi.Output[int]
     running: pulumi.Output[bool]
     version: pulumi.Output[str]
+    generation: pulumi.Output[int]
 
     def __init__(self, name: str, props: dict[str, Any], opts: pulumi.ResourceOptions | None = None):
-        outputs = {"host": None, "port": None, "pid": None, "running": None, "installed": None, "version": None}
-        opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(additional_secret_outputs=["rootPassword"]))
-        super().__init__(LocalDatabaseProvider(), name, {**props, **outputs}, opts)
+        outputs = {"host": None, "port": None, "pid": None, "running": None, "installed": None, "version": None,
+                   "generation": None}
+        super().__init__(LocalDatabaseProvider(), name, {**props, **outputs},
+                         resource_options(opts, secret_outputs=["rootPassword"]))
 
 
 # -- proxy -----------------------------------------------------------------------------------------------------
@@ -166,20 +289,65 @@ def _haproxy(props: Mapping[str, Any]) -> HAProxyProcess:
     return HAProxyProcess(LocalHost(), haproxy_paths(Placement.from_output(props["placement"])), binary=props["binary"])
 
 
-class LocalHAProxyProvider(ResourceProvider):
+def _routing_words(olds: Mapping[str, Any], news: Mapping[str, Any]) -> list[str]:
+    """How the proxy's routing changes, by node name (known at preview even when addresses are not)."""
+    before, after = olds.get("routes") or {}, known_or(news.get("routes"), {})
+    words = []
+    if before.get("write") != after.get("write") and after.get("write"):
+        words.append(f"writes go to {names(after['write'])}")
+    gained = [n for n in after.get("read", []) if n not in before.get("read", [])]
+    lost = [n for n in before.get("read", []) if n not in after.get("read", [])]
+    if gained:
+        words.append(f"the read pool gains {names(gained)}")
+    if lost:
+        words.append(f"{names(lost)} leave{'s' if len(lost) == 1 else ''} the read pool before being removed")
+    return words
+
+
+class LocalHAProxyProvider(PlannedProvider):
     """An HAProxy daemon; a config change is a soft reload, so open connections are not cut."""
+
+    compared = ("config", "binary", "placement")
+
+    def plan(self, olds: dict[str, Any], news: dict[str, Any]) -> str:
+        routes = known_or(news.get("routes"), {})
+        if not olds:
+            return (f"create: start HAProxy: writes to {names(routes.get('write', []))}, reads from "
+                    f"{names(routes.get('read', []))}")
+        changed = self.changes(olds, news)
+        if "placement" in changed and _placement_replaces(olds, news):
+            return "replace: the proxy moves to a new directory; the old one is stopped and removed first"
+        if not self._alive(olds):
+            return "start: HAProxy is not running; it is started with its config"
+        if changed:
+            routing = _routing_words(olds, news)
+            return "reload (soft, open connections are kept): " + ("; ".join(routing) or "its config changes")
+        return NO_ACTION
+
+    def stamp(self, olds: dict[str, Any], news: dict[str, Any]) -> dict[str, Any]:
+        restarts = bool(olds) and (not self._alive(olds) or bool(self.changes(olds, news)))
+        return {"generation": _generation(olds, restarts)}
+
+    @staticmethod
+    def _alive(olds: Mapping[str, Any]) -> bool:
+        try:
+            return _haproxy(olds).is_running()
+        except (KeyError, TypeError, ValueError):
+            return False
+
+    def drifted(self, olds: dict[str, Any], news: dict[str, Any]) -> bool:
+        return not olds.get("running", False)
+
+    def diff(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        result = super().diff(id_, olds, news)
+        replaces = _placement_replaces(olds, news)
+        return DiffResult(changes=result.changes or bool(replaces), replaces=replaces, delete_before_replace=True)
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         proxy = _haproxy(props)
         proxy.write_config(props["config"])
         pid = proxy.reload(props["startTimeout"]) if proxy.is_running() else proxy.start(props["startTimeout"])
         return CreateResult(id_=proxy.paths.dir, outs=self._outs(props, pid))
-
-    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        replaces = _placement_replaces(olds, news)
-        changed = any(olds.get(k) != news.get(k) for k in ("config", "binary", "placement")) \
-            or not olds.get("running", False)
-        return DiffResult(changes=changed, replaces=replaces, delete_before_replace=True)
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         proxy = _haproxy(news)
@@ -200,18 +368,22 @@ class LocalHAProxyProvider(ResourceProvider):
     @staticmethod
     def _outs(props: dict[str, Any], pid: int) -> dict[str, Any]:
         placement = props["placement"]
-        return {**props, "pid": pid, "running": True, "host": placement["host"], "ports": placement["ports"]}
+        return {**props, "pid": pid, "running": True, "host": placement["host"], "ports": placement["ports"],
+                "generation": props.get("generation") or 1}
 
 
-class LocalProxy(Resource):
+class LocalProxy(Resource, module="replstack/local", name="HAProxy"):
+    """An HAProxy daemon on this host, from a rendered haproxy.cfg."""
+
     host: pulumi.Output[str]
     ports: pulumi.Output[dict]
     pid: pulumi.Output[int]
     running: pulumi.Output[bool]
+    generation: pulumi.Output[int]
 
     def __init__(self, name: str, props: dict[str, Any], opts: pulumi.ResourceOptions | None = None):
-        outputs = {"host": None, "ports": None, "pid": None, "running": None}
-        super().__init__(LocalHAProxyProvider(), name, {**props, **outputs}, opts)
+        outputs = {"host": None, "ports": None, "pid": None, "running": None, "generation": None}
+        super().__init__(LocalHAProxyProvider(), name, {**props, **outputs}, resource_options(opts))
 
 
 # -- the orchestrator ------------------------------------------------------------------------------------------
@@ -244,6 +416,7 @@ class LocalOrchestrator(Orchestrator):
 
     def database(self, request: DatabaseRequest, opts: pulumi.ResourceOptions) -> PlacedService:
         db = LocalDatabase(request.service, {
+            "service": request.service,
             "config": request.config,
             "settings": request.settings,
             "placement": request.placement,
@@ -257,18 +430,28 @@ class LocalOrchestrator(Orchestrator):
             "stopTimeout": self.spec.stop_timeout,
             "keepData": self.keep_data,
         }, opts)
-        return PlacedService(resource=db, host=db.host, ports=db.port.apply(lambda p: {"mysql": p}), generation=db.pid)
+        return _placed(db, request.placement, db.generation)
 
     def proxy(self, request: ProxyRequest, opts: pulumi.ResourceOptions) -> PlacedService:
         proxy = LocalProxy(request.service, {
             "kind": request.kind,
             "config": request.config,
+            "routes": request.routes,
             "placement": request.placement,
             "binary": self.spec.haproxy_binary,
             "startTimeout": self.spec.start_timeout,
             "stopTimeout": self.spec.stop_timeout,
         }, opts)
-        return PlacedService(resource=proxy, host=proxy.host, ports=proxy.ports, generation=proxy.pid)
+        return _placed(proxy, request.placement, proxy.generation)
+
+
+def _placed(resource: pulumi.Resource, placement: pulumi.Input[Mapping[str, Any]],
+            generation: pulumi.Output[int]) -> PlacedService:
+    """The service's address comes from its placement, which a change of the service leaves known during a
+    preview; its generation comes from the service."""
+    where = pulumi.Output.from_input(placement)
+    return PlacedService(resource=resource, host=where.apply(lambda p: p["host"]),
+                         ports=where.apply(lambda p: p["ports"]), generation=generation)
 
 
 def default_base_dir() -> Path:
