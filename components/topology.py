@@ -98,7 +98,7 @@ class ReplicationTopologyProvider(PlannedProvider):
                          "catch up")
         if removed:
             words.append(f"{names(removed)} leave(s) the topology: the proxies stop routing to it first, then it "
-                         "is stopped and removed")
+                         "stops and is removed")
         restarted = [n for n in new_nodes if n in old_nodes and differs(old_nodes[n].get("generation"),
                                                                         new_nodes[n].get("generation"))]
         if restarted:

@@ -155,9 +155,9 @@ class LocalDatabaseProvider(PlannedProvider):
     def plan(self, olds: dict[str, Any], news: dict[str, Any]) -> str:
         role = _role(news.get("settings")) or "node"
         if not olds:
-            then = ("then the replication step makes it a read-only replica of the primary"
-                    if role == "replica" else "then the replicas attach to it")
-            return f"create: a new {role}: install its datadir, start mariadbd, set the root account; {then}"
+            then = "then it becomes a read-only replica of the primary" if role == "replica" \
+                else "then the replicas attach to it"
+            return f"create: a new {role}: install the datadir, start mariadbd, set root; {then}"
         changed = self.changes(olds, news)
         if "placement" in changed and _placement_replaces(olds, news):
             return "replace: the node moves to a new directory; the old server is stopped and removed first"
