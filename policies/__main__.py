@@ -1,7 +1,9 @@
 """replstack's CrossGuard policy pack: checks a cluster's plan before it is applied.
 
-Run it with ``scripts/pulumi preview --policy-pack policies``. Database services are recognised by their inputs
-(a rendered ``config`` and the ``settings`` it was rendered from), which are known at preview time.
+Run it with ``scripts/pulumi preview --policy-pack policies``. Resources are recognised by their types: every
+replstack resource is ``pulumi-python:dynamic/replstack/<area>:<Kind>``, and a database node is a
+``MariaDBServer`` of any backend. Its ``settings`` input (what its my.cnf was rendered from) is known at
+preview time.
 """
 
 from collections.abc import Mapping
@@ -16,29 +18,35 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
-DYNAMIC = "pulumi-python:dynamic:Resource"
+TYPE_PREFIX = "pulumi-python:dynamic/replstack/"
+DATABASE_KIND = "MariaDBServer"
 
 
-def _database_settings(props: Mapping) -> Mapping | None:
+def is_database(resource_type: str) -> bool:
+    """A database node, whatever the backend that runs it."""
+    return resource_type.startswith(TYPE_PREFIX) and resource_type.rsplit(":", 1)[-1] == DATABASE_KIND
+
+
+def _settings(props: Mapping) -> Mapping:
     settings = props.get("settings")
-    return settings if isinstance(settings, Mapping) and "server_id" in settings else None
+    return settings if isinstance(settings, Mapping) else {}
 
 
 def _read_only_is_explicit(args: ResourceValidationArgs, report: ReportViolation) -> None:
-    settings = _database_settings(args.props) if args.resource_type == DYNAMIC else None
-    if settings is not None and settings.get("read_only") not in ("0", "1"):
-        report(f"{args.name}: read_only must be 0 (primary) or 1 (replica), not {settings.get('read_only')!r}")
+    if is_database(args.resource_type) and _settings(args.props).get("read_only") not in ("0", "1"):
+        report(f"{args.name}: read_only must be 0 (primary) or 1 (replica), not "
+               f"{_settings(args.props).get('read_only')!r}")
 
 
 def _one_writable_primary(args: StackValidationArgs, report: ReportViolation) -> None:
     writable = [r.name for r in args.resources
-                if r.resource_type == DYNAMIC and (_database_settings(r.props) or {}).get("read_only") == "0"]
+                if is_database(r.resource_type) and _settings(r.props).get("read_only") == "0"]
     if len(writable) > 1:
         report(f"more than one writable database node: {', '.join(sorted(writable))}; replicas must be read_only")
 
 
 def _high_availability(args: StackValidationArgs, report: ReportViolation) -> None:
-    nodes = [r.name for r in args.resources if r.resource_type == DYNAMIC and _database_settings(r.props)]
+    nodes = [r.name for r in args.resources if is_database(r.resource_type)]
     if len(nodes) == 1:
         report("the cluster has a single database node: no replica to fail over to")
 

@@ -1,0 +1,112 @@
+"""The Pulumi CLI as a user runs it: ``scripts/pulumi`` (the pinned engine with the project's environment),
+pointed with ``--cwd`` at a temporary project, with its own file backend. Plain ``up`` previews first, which
+the Automation API's ``up`` does not: these tests go through the commands the README tells users to run."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pymysql
+import yaml
+
+from tests.support.engine import PASSPHRASE, PROJECT_DIR, TempProject, replstack_project
+
+PULUMI = str(PROJECT_DIR / "scripts" / "pulumi")
+
+
+@dataclass
+class CommandResult:
+    argv: list[str]
+    returncode: int
+    stdout: str
+    stderr: str
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+    def ok(self) -> "CommandResult":
+        assert self.returncode == 0, f"{' '.join(self.argv)} exited {self.returncode}:\n{self.output}"
+        return self
+
+
+@dataclass
+class CliStack:
+    """One stack of a temporary project, driven through ``scripts/pulumi``."""
+
+    project: TempProject
+    name: str
+    data_dir: Path
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {**os.environ, "REPLSTACK_STATE_DIR": str(self.project.state_dir),
+                "PULUMI_CONFIG_PASSPHRASE": PASSPHRASE}
+
+    def run(self, *args: str, timeout: float = 600, stdin: str | None = None) -> CommandResult:
+        """``scripts/pulumi --cwd <project> ARGS --stack NAME --non-interactive``; output is printed too, so
+        that a failing test shows what the user would have seen."""
+        argv = [PULUMI, "--cwd", str(self.project.root), *args, "--stack", self.name, "--non-interactive"]
+        done = subprocess.run(argv, env=self.env, capture_output=True, text=True, timeout=timeout, input=stdin,
+                              stdin=None if stdin is not None else subprocess.DEVNULL)
+        result = CommandResult(argv, done.returncode, done.stdout, done.stderr)
+        if "--show-secrets" not in args:
+            print(f"$ pulumi {' '.join(args)}\n{result.output}")
+        return result
+
+    # -- what users type --------------------------------------------------------------------------------------
+    def preview_diff(self, *extra: str) -> CommandResult:
+        return self.run("preview", "--diff", *extra)
+
+    def up(self, *extra: str) -> CommandResult:
+        return self.run("up", "--yes", *extra)
+
+    def expect_no_changes(self) -> CommandResult:
+        return self.run("preview", "--expect-no-changes")
+
+    def config_set(self, key: str, value: Any) -> None:
+        text = value if isinstance(value, str) else json.dumps(value)
+        self.run("config", "set", "--path", key, text).ok()
+
+    def config_set_secret(self, key: str, value: str) -> None:
+        """As a user should: the value on standard input, never on a command line."""
+        self.run("config", "set", "--secret", key, stdin=value).ok()
+
+    def config(self) -> dict[str, Any]:
+        path = self.project.root / f"Pulumi.{self.name}.yaml"
+        return (yaml.safe_load(path.read_text()) or {}).get("config", {})
+
+    def write_config(self, config: dict[str, Any]) -> None:
+        self.project.write_config(self.name, config)
+
+    def outputs(self) -> dict[str, Any]:
+        return json.loads(self.run("stack", "output", "--json", "--show-secrets").ok().stdout)
+
+    def state(self, resource: str) -> dict[str, Any]:
+        """A resource's outputs in state, by name."""
+        exported = json.loads(self.run("stack", "export").ok().stdout)
+        for res in exported["deployment"]["resources"]:
+            if res["urn"].endswith("::" + resource):
+                return res.get("outputs", {})
+        raise KeyError(resource)
+
+    def connect(self, address: str, password: str | None = None, **kwargs: Any) -> pymysql.connections.Connection:
+        outputs = self.outputs()
+        host, port = address.rsplit(":", 1)
+        return pymysql.connect(host=host, port=int(port), user=outputs["rootUser"],
+                               password=password if password is not None else outputs["rootPassword"],
+                               autocommit=True, connect_timeout=5, **kwargs)
+
+
+def cli_stack(tmp_path: Path, config: dict[str, Any], name: str = "cli") -> CliStack:
+    """A temporary copy of the replstack project with one stack initialised and configured."""
+    project = replstack_project(tmp_path)
+    stack = CliStack(project=project, name=name, data_dir=tmp_path / "data")
+    stack.run("stack", "init").ok()
+    stack.write_config(config)
+    return stack
