@@ -4,14 +4,18 @@ socket in the proxy's directory (for a person with socat)."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 from components.configurator.placement import Placement, ServicePaths, socket_path
-from components.configurator.render import render_template
+from components.configurator.render import UnsafeValue, render_template
 
 PORT_NAMES = ("write", "read", "stats", "admin")
 WRITE_BACKEND, READ_BACKEND = "write", "read"
+# One word of a haproxy.cfg line: no space (a new keyword), no '#' (a comment), no quote, backslash or '$'
+# (HAProxy's quoting, escapes and environment variables).
+_WORD = re.compile(r"[^\s#'\"\\$]+")
 
 
 @dataclass(frozen=True)
@@ -37,14 +41,24 @@ def haproxy_paths(placement: Placement) -> HAProxyPaths:
 def render_haproxy_cfg(*, cluster: str, name: str, placement: Placement, primary: Backend,
                        replicas: list[Backend], check_user: str, maxconn: int = 4096) -> str:
     """The read side balances over the replicas, with the primary as a backup server that takes reads only
-    when no replica is up (and as the only reader of a cluster without replicas)."""
+    when no replica is up (and as the only reader of a cluster without replicas). Every value is one word of
+    its line (``UnsafeValue`` otherwise), whatever validated it before."""
+    paths = haproxy_paths(placement)
+    for what, value in [("cluster", cluster), ("name", name), ("address", placement.host),
+                        ("check user", check_user), ("config", paths.config), ("pid file", paths.pid_file),
+                        ("socket", paths.socket)] + [(f"server {b.name}", v) for b in [primary, *replicas]
+                                                     for v in (b.name, b.host)]:
+        _word(what, value)
+    for what, port in [*placement.ports.items(), *((b.name, b.port) for b in [primary, *replicas])]:
+        if not (isinstance(port, int) and 0 < port < 65536):
+            raise UnsafeValue(f"refusing to render port {port!r} of {what}: not a TCP port number")
     return render_template(
         "haproxy.cfg.j2",
         cluster=cluster,
         name=name,
         bind=placement.host,
         ports=placement.ports,
-        paths=haproxy_paths(placement),
+        paths=paths,
         primary=primary,
         readers=replicas or [primary],
         check_user=check_user,
@@ -52,3 +66,9 @@ def render_haproxy_cfg(*, cluster: str, name: str, placement: Placement, primary
         write_backend=WRITE_BACKEND,
         read_backend=READ_BACKEND,
     )
+
+
+def _word(what: str, value: str) -> None:
+    if not (_WORD.fullmatch(value) and value.isprintable()):
+        raise UnsafeValue(f"refusing to render {what} {value!r} in haproxy.cfg: a value must be one word "
+                          "(no space, '#', quote, backslash or '$')")

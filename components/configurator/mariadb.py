@@ -8,11 +8,12 @@ disk's IOPS; read I/O and replication threads follow the cores.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 from components.configurator.placement import Placement, ServicePaths, socket_path
-from components.configurator.render import render_template
+from components.configurator.render import UnsafeValue, render_template
 from components.configurator.tags import DATABASE_TAGS
 from components.spec import DatabaseSpec
 
@@ -23,6 +24,7 @@ REDO_MIN_MB, REDO_MAX_MB, SMALL_REDO_MB = 1024, 20480, 128
 # connection claim gigabytes.
 TMP_TABLE_MIN_MB, TMP_TABLE_MAX_MB = 16, 256
 IOPS_LATENCY_S = 0.002
+_OPTION_NAME = re.compile(r"[a-z][a-z0-9_-]*")
 
 
 def memory_settings(db: DatabaseSpec) -> dict[str, str]:
@@ -81,6 +83,8 @@ def database_settings(db: DatabaseSpec, server_id: int, primary: bool) -> dict[s
     ``settings`` override the generated values, in that order."""
     settings = {
         "skip_name_resolve": "1",
+        # LOAD DATA LOCAL would let any SQL statement a client runs upload files of the client's host.
+        "local_infile": "0",
         "max_connections": str(db.max_connections),
         **replication_settings(db, server_id, primary),
         **memory_settings(db),
@@ -124,6 +128,9 @@ def placement_settings(placement: Placement, run_as_root: bool) -> dict[str, str
         "pid_file": paths.pid_file,
         "log_error": paths.log_error,
         "tmpdir": paths.tmpdir,
+        # Server-side file import and export (LOAD DATA INFILE, SELECT ... INTO OUTFILE) only there, never
+        # anywhere the server's OS account can write.
+        "secure_file_priv": paths.tmpdir,
     }
     if run_as_root:
         settings["user"] = "root"
@@ -132,6 +139,11 @@ def placement_settings(placement: Placement, run_as_root: bool) -> dict[str, str
 
 def render_my_cnf(*, cluster: str, node: str, primary: bool, settings: dict[str, str], placement: Placement,
                   run_as_root: bool) -> str:
+    """Every name is an option name and every value one line (``UnsafeValue`` otherwise), whatever validated
+    them before: nothing can start a section or a directive (``[mysqld]``, ``!include``)."""
+    for name in [*settings, *placement_settings(placement, run_as_root)]:
+        if not _OPTION_NAME.fullmatch(name):
+            raise UnsafeValue(f"refusing to render {name!r} as a my.cnf option name")
     return render_template(
         "my.cnf.j2",
         cluster=cluster,

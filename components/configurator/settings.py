@@ -16,6 +16,7 @@ DYNAMIC: frozenset[str] = frozenset({
     "sort_buffer_size", "sync_binlog", "tmp_table_size", "transaction_isolation", "userstat",
     "rpl_semi_sync_master_enabled", "rpl_semi_sync_slave_enabled", "max_allowed_packet",
     "innodb_buffer_pool_dump_at_shutdown", "innodb_buffer_pool_load_at_startup", "slave_net_timeout",
+    "local_infile",
 })
 
 

@@ -9,14 +9,23 @@ from pathlib import Path
 
 import pytest
 
+from components.configurator import server_options
 from components.configurator.haproxy import Backend, render_haproxy_cfg
-from components.configurator.mariadb import database_settings, memory_settings, render_my_cnf
+from components.configurator.mariadb import database_settings, memory_settings, placement_settings, render_my_cnf
 from components.configurator.placement import Placement
+from components.configurator.render import UnsafeValue
 from components.configurator.settings import split_changes
-from components.spec import load_spec
+from components.configurator.tags import DATABASE_TAGS
+from components.spec import DatabaseSpec, HostFacts, load_spec
 
 GOLDEN = Path(__file__).parent / "golden"
 UPDATE = os.environ.get("UPDATE_GOLDEN") == "1"
+# The renderers do not depend on this host: large nodes validate whatever memory it has.
+BIG_HOST = HostFacts(project_dir=Path("/srv/replstack"), memory_mb=1 << 30, os_user="replstack")
+
+
+def spec_of(config: dict):
+    return load_spec(config, host=BIG_HOST)
 
 
 def check_golden(name: str, text: str) -> None:
@@ -27,7 +36,7 @@ def check_golden(name: str, text: str) -> None:
 
 
 def my_cnf(database: dict, server_id: int, primary: bool) -> str:
-    spec = load_spec({"database": database})
+    spec = spec_of({"database": database})
     placement = Placement("127.0.0.1", {"mysql": 23306}, "/srv/replstack/demo/db1")
     return render_my_cnf(cluster="replstack-demo", node=f"db{server_id}", primary=primary,
                          settings=database_settings(spec.database, server_id, primary), placement=placement,
@@ -63,14 +72,14 @@ def test_haproxy_without_replicas_reads_from_the_primary():
 
 
 def test_memory_formulas_follow_replication_manager():
-    spec = load_spec({"database": {"memory": 16384, "tags": []}}).database
+    spec = spec_of({"database": {"memory": 16384, "tags": []}}).database
     sizes = memory_settings(spec)
     assert sizes["innodb_buffer_pool_size"] == "9830M"          # 60 %
     assert sizes["innodb_log_file_size"] == "4915M"             # BP / 2 within [1024, 20480]
     assert sizes["key_buffer_size"] == sizes["aria_pagecache_buffer_size"] == "1638M"  # 10 %
-    small = memory_settings(load_spec({"database": {"memory": 256, "tags": []}}).database)
+    small = memory_settings(spec_of({"database": {"memory": 256, "tags": []}}).database)
     assert small["innodb_log_file_size"] == "1024M"             # clamped up
-    tagged = memory_settings(load_spec({"database": {"memory": 256, "tags": ["smallredolog"]}}).database)
+    tagged = memory_settings(spec_of({"database": {"memory": 256, "tags": ["smallredolog"]}}).database)
     assert tagged["innodb_log_file_size"] == "128M"
 
 
@@ -100,6 +109,7 @@ def test_mariadbd_accepts_every_rendered_option(tmp_path, primary):
     text = my_cnf({"tags": ["semisync", "pfs", "slow", "noquerycache", "compressbinlog"]}, 1, primary)
     path = tmp_path / "my.cnf"
     path.write_text(text.replace("/srv/replstack/demo/db1", str(tmp_path)))
+    (tmp_path / "tmp").mkdir()  # as the lifecycle makes it: secure_file_priv must name a directory that exists
     proc = subprocess.run(["mariadbd", f"--defaults-file={path}", "--help", "--verbose"],
                           capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr[-2000:]
@@ -115,3 +125,92 @@ def test_sockets_move_to_a_short_directory_when_the_service_path_is_too_long():
     assert len(moved) <= MAX_SOCKET_PATH and moved.startswith("/tmp/replstack-")
     assert moved == socket_path(deep, "mariadbd.sock"), "the same directory always gets the same socket"
     assert moved != socket_path(deep.replace("db1", "db2"), "mariadbd.sock")
+
+
+# -- the server's option names, shipped as data -----------------------------------------------------------------
+def test_shipped_option_names_match_the_installed_server():
+    installed = server_options.from_installed_server()
+    shipped = server_options.shipped()
+    missing, extra = sorted(installed.options - shipped.options), sorted(shipped.options - installed.options)
+    assert (missing, extra) == ([], []), (f"{server_options.DATA.name} is from {shipped.server}, the server here is "
+                                          f"{installed.server}: python -m components.configurator.server_options")
+    assert installed.plugin_libraries == shipped.plugin_libraries
+    assert "skip_grant_tables" in shipped.options and "innodb_buffer_pool_size" in shipped.options
+
+
+def test_every_name_replstack_renders_or_refuses_is_a_server_option():
+    spec = spec_of({"database": {"tags": sorted(DATABASE_TAGS)}}).database
+    rendered = set(database_settings(spec, 1, True)) | set(placement_settings(PLACEMENT, run_as_root=True))
+    tables = {*server_options.MANAGED, *server_options.UNSAFE, *server_options.UNSAFE_WHEN_ON,
+              *server_options.UNSAFE_WHEN_OFF, *server_options.PLUGIN_LOADERS, *server_options.PATH_OPTIONS}
+    assert sorted((rendered | tables) - server_options.shipped().options) == []
+    assert set(placement_settings(PLACEMENT, run_as_root=True)) <= set(server_options.MANAGED) | {"secure_file_priv"}
+    assert set(server_options.UNSAFE_PLUGIN_LIBRARIES) <= server_options.shipped().plugin_libraries
+
+
+# -- the renderers refuse what would change a file's structure, whatever the spec let through --------------------
+PLACEMENT = Placement("127.0.0.1", {"mysql": 23306}, "/srv/replstack/demo/db1")
+
+
+def render_node(settings: dict[str, str], placement: Placement = PLACEMENT) -> str:
+    return render_my_cnf(cluster="replstack-demo", node="db1", primary=True, settings=settings,
+                         placement=placement, run_as_root=False)
+
+
+@pytest.mark.parametrize("settings", [
+    {"innodb_buffer_pool_size": "128M\n[mysqld]\nskip-grant-tables"},
+    {"max_connections": "10\r!include /etc/shadow"},
+    {"skip_grant_tables\n[mysqld]\nx": "1"},
+    {"[mysqld]": "1"},
+    {"!include": "/etc/mysql/evil.cnf"},
+])
+def test_my_cnf_renderer_refuses_new_lines_sections_and_directives(settings):
+    with pytest.raises(UnsafeValue):
+        render_node(settings)
+
+
+def test_my_cnf_renderer_refuses_a_placement_that_spans_lines():
+    with pytest.raises(UnsafeValue):
+        render_node({}, Placement("127.0.0.1\nskip-grant-tables", {"mysql": 23306}, "/srv/replstack/demo/db1"))
+    with pytest.raises(UnsafeValue):
+        render_node({}, Placement("127.0.0.1", {"mysql": 23306}, "/srv/x\n[mysqld]\nskip-grant-tables\n#"))
+
+
+def test_a_spec_built_around_validation_still_cannot_inject_a_section():
+    injected = {"innodb_buffer_pool_size": "1G\n[mysqld]\nskip-grant-tables"}
+    unchecked = DatabaseSpec.model_construct(**{**spec_of({}).database.__dict__, "settings": injected})
+    with pytest.raises(UnsafeValue):
+        render_node(database_settings(unchecked, 1, True))
+
+
+def test_rendered_my_cnf_is_hardened():
+    text = render_node(database_settings(spec_of({}).database, 1, True))
+    assert "local_infile = 0" in text
+    assert "secure_file_priv = /srv/replstack/demo/db1/tmp" in text
+
+
+def haproxy_with(**changes) -> str:
+    args = {"cluster": "replstack-demo", "name": "haproxy1",
+            "placement": Placement("127.0.0.1", {"write": 1, "read": 2, "stats": 3, "admin": 4}, "/srv/h"),
+            "primary": Backend("db1", "127.0.0.1", 3306), "replicas": [Backend("db2", "127.0.0.1", 3307)],
+            "check_user": "replstack_check"}
+    return render_haproxy_cfg(**{**args, **changes})
+
+
+@pytest.mark.parametrize("changes", [
+    {"name": "haproxy1\nlisten evil"},
+    {"check_user": "check post-41\n    stats socket ipv4@0.0.0.0:9999 level admin"},
+    {"check_user": "check level admin"},
+    {"check_user": "check#"},
+    {"cluster": "demo\rglobal"},
+    {"placement": Placement("127.0.0.1 ssl crt /etc/x", {"write": 1, "read": 2, "stats": 3, "admin": 4}, "/srv/h")},
+    {"placement": Placement("127.0.0.1", {"write": 1, "read": 2, "stats": 3, "admin": 4}, "/srv/h mode 777")},
+    {"placement": Placement("127.0.0.1", {"write": 1, "read": 2, "stats": 3, "admin": 4}, "/srv/${HOME}")},
+    {"placement": Placement("127.0.0.1", {"write": 0, "read": 2, "stats": 3, "admin": 4}, "/srv/h")},
+    {"primary": Backend("db1", "127.0.0.1:1 check\nbackend x", 3306)},
+    {"replicas": [Backend("db2 backup", "127.0.0.1", 3307)]},
+])
+def test_haproxy_renderer_refuses_values_that_are_not_one_word(changes):
+    assert "server db2 127.0.0.1:3307 check" in haproxy_with()
+    with pytest.raises(UnsafeValue):
+        haproxy_with(**changes)
