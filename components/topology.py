@@ -111,6 +111,8 @@ class ReplicationTopologyProvider(PlannedProvider):
             words.append("check replication with the new root account")
         if olds.get("semiSync") != news.get("semiSync"):
             words.append(f"turn semi-synchronous replication {'on' if news.get('semiSync') else 'off'}")
+        if not words and not is_known(news.get("nodes")):
+            words.append("verify replication again: a node's address is known only once the update runs")
         if not words:
             words += self._repairs(olds, news)
         return "; ".join(words) or NO_ACTION

@@ -43,6 +43,8 @@ from components.spec import LocalSpec
 
 
 RESTART_LOCK = ".restart.lock"
+# The planned action of a service recorded by a replstack version that kept no generation counter.
+UPGRADE = "record: state from an earlier replstack version gets a restart counter (nothing restarts)"
 
 
 # -- placement -------------------------------------------------------------------------------------------------
@@ -122,7 +124,7 @@ def _generation(olds: Mapping[str, Any], restarts: bool) -> int:
     if not olds:
         return 1
     previous = olds.get("generation")
-    previous = int(previous) if isinstance(previous, (int, float)) else 0
+    previous = int(previous) if isinstance(previous, (int, float)) else 1  # state of a version without it
     return previous + 1 if restarts else previous
 
 
@@ -180,6 +182,8 @@ class LocalDatabaseProvider(PlannedProvider):
         if "keepData" in changed:
             keep = bool(known_or(news.get("keepData"), False))
             words.append(f"record: on destroy the datadir is {'kept' if keep else 'removed'}")
+        if not words and "generation" not in olds:
+            words.append(UPGRADE)
         return "; ".join(words) or NO_ACTION
 
     def _restarts(self, olds: dict[str, Any], news: dict[str, Any]) -> bool:
@@ -212,7 +216,7 @@ class LocalDatabaseProvider(PlannedProvider):
             return False
 
     def drifted(self, olds: dict[str, Any], news: dict[str, Any]) -> bool:
-        return not olds.get("running", False)
+        return not olds.get("running", False) or "generation" not in olds
 
     def diff(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         result = super().diff(id_, olds, news)
@@ -264,7 +268,7 @@ class LocalDatabaseProvider(PlannedProvider):
         placement = props["placement"]
         return {**props, "pid": pid, "running": True, "installed": True, "host": placement["host"],
                 "port": placement["ports"]["mysql"], "version": server.server_version(),
-                "generation": props.get("generation") or 1}
+                "generation": props.get("generation", 1)}
 
 
 class LocalDatabase(Resource, module="replstack/local", name="MariaDBServer"):
@@ -322,7 +326,7 @@ class LocalHAProxyProvider(PlannedProvider):
         if changed:
             routing = _routing_words(olds, news)
             return "reload (soft, open connections are kept): " + ("; ".join(routing) or "its config changes")
-        return NO_ACTION
+        return UPGRADE if "generation" not in olds else NO_ACTION
 
     def stamp(self, olds: dict[str, Any], news: dict[str, Any]) -> dict[str, Any]:
         restarts = bool(olds) and (not self._alive(olds) or bool(self.changes(olds, news)))
@@ -336,7 +340,7 @@ class LocalHAProxyProvider(PlannedProvider):
             return False
 
     def drifted(self, olds: dict[str, Any], news: dict[str, Any]) -> bool:
-        return not olds.get("running", False)
+        return not olds.get("running", False) or "generation" not in olds
 
     def diff(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         result = super().diff(id_, olds, news)
@@ -351,8 +355,10 @@ class LocalHAProxyProvider(PlannedProvider):
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         proxy = _haproxy(news)
-        proxy.write_config(news["config"])
-        pid = proxy.reload(news["startTimeout"])
+        pid = proxy.pid() if proxy.is_running() else None
+        if pid is None or changed_keys(olds, news, self.compared):
+            proxy.write_config(news["config"])
+            pid = proxy.reload(news["startTimeout"])
         return UpdateResult(outs=self._outs(news, pid))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
@@ -369,7 +375,7 @@ class LocalHAProxyProvider(PlannedProvider):
     def _outs(props: dict[str, Any], pid: int) -> dict[str, Any]:
         placement = props["placement"]
         return {**props, "pid": pid, "running": True, "host": placement["host"], "ports": placement["ports"],
-                "generation": props.get("generation") or 1}
+                "generation": props.get("generation", 1)}
 
 
 class LocalProxy(Resource, module="replstack/local", name="HAProxy"):
