@@ -20,13 +20,18 @@ def test_failed_up_keeps_what_exists_and_rerun_converges(tmp_path):
     with local_cluster(tmp_path, up=False, nodes=2) as cluster:
         settings = cluster.project.root / "Pulumi.test.yaml"
         good = settings.read_text()
-        broken = {"baseDir": str(cluster.data_dir), "haproxyBinary": str(tmp_path / "no-such-haproxy")}
+        # An HAProxy that exists (the spec refuses a missing binary before anything starts) but fails to run.
+        broken_haproxy = tmp_path / "broken-haproxy" / "haproxy"
+        broken_haproxy.parent.mkdir()
+        broken_haproxy.write_text("#!/bin/sh\necho 'this haproxy is broken' >&2\nexit 1\n")
+        broken_haproxy.chmod(0o755)
+        broken = {"baseDir": str(cluster.data_dir), "haproxyBinary": str(broken_haproxy)}
         config = __import__("yaml").safe_load(good)["config"]
         cluster.project.write_config("test", {**config, "replstack:local": broken})
 
         with pytest.raises(auto.CommandError) as failure:
             cluster.stack.up(on_output=print)
-        assert "haproxy1" in str(failure.value) and "no-such-haproxy" in str(failure.value)
+        assert "haproxy1" in str(failure.value) and "this haproxy is broken" in str(failure.value)
         db_pids = {n: cluster.resource_outputs(n)["pid"] for n in ("db1", "db2")}
         assert all(db_pids.values()), "the databases made before the failure are in state and running"
 
