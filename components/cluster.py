@@ -12,7 +12,7 @@ from typing import Any
 
 import pulumi
 
-from components.configurator.haproxy import PORT_NAMES, Backend, render_haproxy_cfg
+from components.configurator.haproxy import PORT_NAMES, Backend, haproxy_paths, render_haproxy_cfg
 from components.configurator.mariadb import database_settings, render_my_cnf
 from components.configurator.placement import Placement
 from components.orchestrators.base import DatabaseRequest, Orchestrator, PlacedService, ProxyRequest
@@ -59,6 +59,7 @@ class ReplicationCluster(pulumi.ComponentResource):
         self.spec = spec
         self.orchestrator = orchestrator
         child = pulumi.ResourceOptions(parent=self)
+        self.owner = orchestrator.claim(child)
 
         given_root = pulumi.Output.secret(spec.root_password.get_secret_value()) if spec.root_password else None
         self.root_user = spec.bootstrap.root_user
@@ -68,6 +69,7 @@ class ReplicationCluster(pulumi.ComponentResource):
         db_nodes = self._databases(child)
         topology = self._topology(db_nodes, password("replication-password", None, child))
         users = self._users(db_nodes, password("monitoring-password", None, child), topology)
+        self._proxy_sockets: dict[str, pulumi.Output[str]] = {}
         proxies = [(proxy, self._proxy(proxy, db_nodes, users)) for proxy in spec.proxy_services()]
         self.proxy_sync = self._proxy_sync(db_nodes, proxies) if proxies else None
 
@@ -137,12 +139,12 @@ class ReplicationCluster(pulumi.ComponentResource):
         }, pulumi.ResourceOptions(parent=self, depends_on=[topology]))
 
     def _proxy_sync(self, db_nodes: list[Node], proxies: list[tuple[ProxySpec, PlacedService]]) -> ProxySync:
-        """Its generations input makes it wait again after any database or proxy restart."""
+        """Its generations input makes it wait again after any database or proxy restart. Each proxy is read
+        through its runtime API's unix socket, over the orchestrator's host transport."""
         services = [service for _, service in proxies]
         return ProxySync("proxy-sync", {
-            "proxies": [{"name": proxy.name, "host": service.host,
-                         "adminPort": service.ports.apply(lambda p: int(p["admin"]))}
-                        for proxy, service in proxies],
+            "proxies": [{"name": proxy.name, "transport": self.orchestrator.transport,
+                         "socket": self._proxy_sockets[proxy.name]} for proxy, _ in proxies],
             "primary": self.primary,
             "replicas": [n.name for n in db_nodes if n.role == "replica"],
             "generations": [n.service.generation for n in db_nodes] + [s.generation for s in services],
@@ -152,6 +154,7 @@ class ReplicationCluster(pulumi.ComponentResource):
     def _proxy(self, proxy: ProxySpec, db_nodes: list[Node], users: pulumi.Resource) -> PlacedService:
         assert proxy.name is not None
         placement = self.orchestrator.place(proxy.name, PORT_NAMES, pulumi.ResourceOptions(parent=self))
+        self._proxy_sockets[proxy.name] = placement.apply(lambda p: haproxy_paths(Placement.from_output(p)).socket)
         primary = self.primary
         check_user = self.spec.bootstrap.check_user
 

@@ -1,5 +1,6 @@
 """The proxy-sync step: waits until every proxy routes as the topology says (the primary UP on the write
-side, every replica UP on the read side), so ``up`` ends only when the endpoints really work."""
+side, every replica UP on the read side), so ``up`` ends only when the endpoints really work. Each proxy is
+read through its runtime API's unix socket, over the host transport its backend names."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pulumi.dynamic import CreateResult, ReadResult, Resource, UpdateResult
 
 from components.configurator.haproxy import READ_BACKEND, WRITE_BACKEND
 from components.dynamic import NO_ACTION, PlannedProvider, differs, is_known, names, resource_options
+from components.orchestrators.hosts import transport
 from components.proxies.haproxy_runtime import server_statuses
 from components.waiting import WaitTimeout, wait_until
 
@@ -20,7 +22,8 @@ class ProxySyncError(RuntimeError):
 
 def _routing_gaps(proxy: dict[str, Any], primary: str, readers: list[str]) -> list[str]:
     """What is not yet as expected on one proxy, in words; empty when it routes as the topology says."""
-    statuses = {(s.backend, s.server): s for s in server_statuses(proxy["host"], int(proxy["adminPort"]))}
+    host = transport(proxy.get("transport", "local"))
+    statuses = {(s.backend, s.server): s for s in server_statuses(host, proxy["socket"])}
     gaps = []
     for backend, server in [(WRITE_BACKEND, primary)] + [(READ_BACKEND, r) for r in readers]:
         status = statuses.get((backend, server))

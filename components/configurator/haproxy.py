@@ -1,6 +1,7 @@
 """haproxy.cfg: a write port routed to the primary, a read port balanced over the replicas (leastconn), MySQL
-health checks, a stats page, and the runtime API on a TCP socket (the proxy-sync step reads it) and on a unix
-socket in the proxy's directory (for a person with socat)."""
+health checks, a read-only stats page, and the runtime API on a unix socket in the proxy's directory only (mode
+0600: the operator's account; the proxy-sync step reads it through the host transport). There is no TCP
+runtime API: on a TCP port any local user could drive the proxy."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from pathlib import PurePosixPath
 from components.configurator.placement import Placement, ServicePaths, socket_path
 from components.configurator.render import UnsafeValue, render_template
 
-PORT_NAMES = ("write", "read", "stats", "admin")
+PORT_NAMES = ("write", "read", "stats")
 WRITE_BACKEND, READ_BACKEND = "write", "read"
 # One word of a haproxy.cfg line: no space (a new keyword), no '#' (a comment), no quote, backslash or '$'
 # (HAProxy's quoting, escapes and environment variables).

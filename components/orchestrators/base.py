@@ -65,6 +65,9 @@ class Orchestrator(abc.ABC):
     """One backend. ``cluster`` names the cluster (project and stack) for directories and labels."""
 
     name: str
+    # How the bootstrap steps reach a service's host (components.orchestrators.hosts.transport): its control
+    # sockets are used through it, never through a TCP port.
+    transport: str = "local"
 
     def __init__(self, cluster: str):
         self.cluster = cluster
@@ -77,6 +80,12 @@ class Orchestrator(abc.ABC):
     @abc.abstractmethod
     def proxy_source_hosts(self) -> list[str]:
         """The addresses proxies connect to the databases from (the health-check account is limited to them)."""
+
+    def claim(self, opts: pulumi.ResourceOptions) -> pulumi.Resource | None:
+        """The resource that owns everything the backend makes for this cluster, if it has one: created before
+        any placement (every placement depends on it) and so deleted after every service. The local backend's
+        marks and cleans up the cluster directory."""
+        return None
 
     @abc.abstractmethod
     def place(self, service: str, port_names: Sequence[str], opts: pulumi.ResourceOptions) -> pulumi.Output[dict]:

@@ -10,6 +10,7 @@ import fcntl
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
 from pathlib import Path
@@ -42,6 +43,10 @@ class Host(Protocol):
     def signal(self, pid: int, sig: int) -> None: ...
 
     def exclusive(self, lock_path: str) -> ContextManager[None]: ...
+
+    def unix_request(self, path: str, data: bytes, *, timeout: float = 3.0) -> bytes: ...
+
+    def processes_under(self, directory: str) -> list[int]: ...
 
 
 class LocalHost:
@@ -101,6 +106,19 @@ class LocalHost:
         state = stat.rsplit(")", 1)[-1].split()[0]
         return marker in cmdline and state not in ("Z", "X")
 
+    def processes_under(self, directory: str) -> list[int]:
+        """The live processes whose command line names a path under ``directory`` (every replstack service
+        is started with its own config file there), this process and its parents excepted."""
+        marker = directory.rstrip("/") + "/"
+        mine = {os.getpid(), os.getppid()}
+        found = []
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit() or int(entry.name) in mine:
+                continue
+            if self.process_alive(int(entry.name), marker):
+                found.append(int(entry.name))
+        return sorted(found)
+
     def signal(self, pid: int, sig: int) -> None:
         try:
             os.kill(int(pid), sig)
@@ -117,6 +135,28 @@ class LocalHost:
                 yield
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def unix_request(self, path: str, data: bytes, *, timeout: float = 3.0) -> bytes:
+        """Sends ``data`` to the unix socket ``path`` on this host and returns everything it answers until it
+        closes the connection (HAProxy's runtime API answers one command per connection). A service's control
+        socket is reached this way, never through a TCP port: the socket's file mode says who may use it, and a
+        remote transport forwards the same request over its own channel."""
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(timeout)
+            sock.connect(path)
+            sock.sendall(data)
+            chunks = []
+            while chunk := sock.recv(65536):
+                chunks.append(chunk)
+        return b"".join(chunks)
+
+
+def transport(kind: str) -> Host:
+    """The transport a bootstrap step uses to reach a service's host, by the name its backend gives
+    (``local`` today; ``ssh`` with the onpremise backend)."""
+    if kind == "local":
+        return LocalHost()
+    raise ValueError(f"no host transport named {kind!r}; available: local")
 
 
 SIGTERM, SIGKILL, SIGUSR1 = signal.SIGTERM, signal.SIGKILL, signal.SIGUSR1

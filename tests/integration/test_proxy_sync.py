@@ -31,7 +31,7 @@ def start_haproxy(tmp_path, primary: Backend, replicas: list[Backend]) -> tuple[
     proxy.write_config(render_haproxy_cfg(cluster="t", name="haproxy1", placement=placement, primary=primary,
                                           replicas=replicas, check_user="replstack_check"))
     proxy.start(timeout=30)
-    return proxy, {"name": "haproxy1", "host": "127.0.0.1", "adminPort": leased["admin"]}
+    return proxy, {"name": "haproxy1", "transport": "local", "socket": proxy.paths.socket}
 
 
 def test_proxy_sync_fails_after_its_timeout_naming_the_servers_not_up(tmp_path, closed_port):

@@ -137,9 +137,9 @@ def test_bootstrap_steps_and_passwords_never_raise_on_unknowns():
     old_users = {**users, "primary": {"name": "db1", "host": "h", "port": 1}, "rootPassword": "pw",
                  "checkHosts": ["127.0.0.1"]}
     assert DatabaseUsersProvider().diff("id", old_users, DatabaseUsersProvider().check(old_users, users).inputs).changes
-    sync = {"proxies": [{"name": "haproxy1", "host": Unknown(), "adminPort": Unknown()}], "primary": "db1",
+    sync = {"proxies": [{"name": "haproxy1", "transport": "local", "socket": Unknown()}], "primary": "db1",
             "replicas": ["db2"], "generations": [1, Unknown()], "timeout": 5}
-    old_sync = {**sync, "proxies": [{"name": "haproxy1", "host": "h", "adminPort": 1}], "generations": [1, 1]}
+    old_sync = {**sync, "proxies": [{"name": "haproxy1", "transport": "local", "socket": "/h/admin.sock"}], "generations": [1, 1]}
     checked = ProxySyncProvider().check(old_sync, sync)
     assert "again" in checked.inputs[PLANNED_ACTION] or "change" in checked.inputs[PLANNED_ACTION]
     assert ProxySyncProvider().diff("id", old_sync, checked.inputs).changes is True
