@@ -12,7 +12,10 @@ from pathlib import PurePosixPath
 from components.configurator.placement import Placement, ServicePaths, socket_path
 from components.configurator.render import UnsafeValue, render_template
 
-PORT_NAMES = ("write", "read", "stats")
+# "admin" was the TCP runtime API's port. Nothing listens on it any more; it stays leased so that a proxy's
+# placement (and so the proxy) does not change when a stack of an earlier version is upgraded.
+PORT_NAMES = ("write", "read", "stats", "admin")
+UNUSED_PORTS = ("admin",)
 WRITE_BACKEND, READ_BACKEND = "write", "read"
 # One word of a haproxy.cfg line: no space (a new keyword), no '#' (a comment), no quote, backslash or '$'
 # (HAProxy's quoting, escapes and environment variables).

@@ -44,7 +44,7 @@ def my_cnf(database: dict, server_id: int, primary: bool) -> str:
 
 
 def haproxy_cfg(replicas: int) -> str:
-    placement = Placement("127.0.0.1", {"write": 23001, "read": 23002, "stats": 23003},
+    placement = Placement("127.0.0.1", {"write": 23001, "read": 23002, "stats": 23003, "admin": 23004},
                           "/srv/replstack/demo/haproxy1")
     nodes = [Backend(f"db{i}", "127.0.0.1", 23305 + i) for i in range(1, replicas + 2)]
     return render_haproxy_cfg(cluster="replstack-demo", name="haproxy1", placement=placement, primary=nodes[0],
@@ -191,7 +191,7 @@ def test_rendered_my_cnf_is_hardened():
 
 def haproxy_with(**changes) -> str:
     args = {"cluster": "replstack-demo", "name": "haproxy1",
-            "placement": Placement("127.0.0.1", {"write": 1, "read": 2, "stats": 3}, "/srv/h"),
+            "placement": Placement("127.0.0.1", {"write": 1, "read": 2, "stats": 3, "admin": 4}, "/srv/h"),
             "primary": Backend("db1", "127.0.0.1", 3306), "replicas": [Backend("db2", "127.0.0.1", 3307)],
             "check_user": "replstack_check"}
     return render_haproxy_cfg(**{**args, **changes})
@@ -203,10 +203,10 @@ def haproxy_with(**changes) -> str:
     {"check_user": "check level admin"},
     {"check_user": "check#"},
     {"cluster": "demo\rglobal"},
-    {"placement": Placement("127.0.0.1 ssl crt /etc/x", {"write": 1, "read": 2, "stats": 3}, "/srv/h")},
-    {"placement": Placement("127.0.0.1", {"write": 1, "read": 2, "stats": 3}, "/srv/h mode 777")},
-    {"placement": Placement("127.0.0.1", {"write": 1, "read": 2, "stats": 3}, "/srv/${HOME}")},
-    {"placement": Placement("127.0.0.1", {"write": 0, "read": 2, "stats": 3}, "/srv/h")},
+    {"placement": Placement("127.0.0.1 ssl crt /etc/x", {"write": 1, "read": 2, "stats": 3, "admin": 4}, "/srv/h")},
+    {"placement": Placement("127.0.0.1", {"write": 1, "read": 2, "stats": 3, "admin": 4}, "/srv/h mode 777")},
+    {"placement": Placement("127.0.0.1", {"write": 1, "read": 2, "stats": 3, "admin": 4}, "/srv/${HOME}")},
+    {"placement": Placement("127.0.0.1", {"write": 0, "read": 2, "stats": 3, "admin": 4}, "/srv/h")},
     {"primary": Backend("db1", "127.0.0.1:1 check\nbackend x", 3306)},
     {"replicas": [Backend("db2 backup", "127.0.0.1", 3307)]},
 ])
