@@ -80,15 +80,15 @@ class PlannedProvider(ResourceProvider):
     inputs that matter (``compared``), replacing the resource when one of ``replaced_by`` changes.
 
     Subclasses implement ``plan`` (the words, from old and new inputs; ``olds`` is empty for a create) and may
-    implement ``refuse`` (changes that must not be applied, as check failures, so a preview fails naming the
-    resource and the reason before anything is touched) and ``drifted`` (a change seen only in the old outputs,
+    implement ``refuse`` (inputs or changes that must not be applied, as check failures, so a preview fails
+    naming the resource and the reason before anything is touched; ``olds`` is empty for a create) and ``drifted`` (a change seen only in the old outputs,
     e.g. a dead process that refresh found)."""
 
     compared: ClassVar[tuple[str, ...]] = ()
     replaced_by: ClassVar[tuple[str, ...]] = ()
 
     def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
-        failures = self.refuse(olds, news) if olds else []
+        failures = self.refuse(olds, news)
         inputs = {**news, **self.stamp(olds, news)}
         inputs[PLANNED_ACTION] = self.plan(olds, news) if not failures else NO_ACTION
         return CheckResult(inputs, failures)
@@ -119,9 +119,10 @@ class PlannedProvider(ResourceProvider):
         return changed_keys(olds, news, self.compared)
 
 
-def resource_options(opts: pulumi.ResourceOptions | None, secret_outputs: Sequence[str] = ()) -> pulumi.ResourceOptions:
-    """The options every replstack dynamic resource adds: the alias to the untyped type of earlier versions,
-    and the outputs that must stay secrets."""
-    extra = pulumi.ResourceOptions(aliases=[pulumi.Alias(type_=LEGACY_TYPE)],
+def resource_options(opts: pulumi.ResourceOptions | None, secret_outputs: Sequence[str] = (),
+                     legacy: bool = True) -> pulumi.ResourceOptions:
+    """The options every replstack dynamic resource adds: the alias to the untyped type of earlier versions
+    (for resources that existed then), and the outputs that must stay secrets."""
+    extra = pulumi.ResourceOptions(aliases=[pulumi.Alias(type_=LEGACY_TYPE)] if legacy else None,
                                    additional_secret_outputs=list(secret_outputs))
     return pulumi.ResourceOptions.merge(opts, extra)

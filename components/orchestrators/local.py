@@ -36,6 +36,7 @@ from components.dynamic import (
 )
 from components.orchestrators import ports
 from components.orchestrators.base import DatabaseRequest, Orchestrator, PlacedService, ProxyRequest
+from components.orchestrators.cluster_owner import LocalClusterOwner
 from components.orchestrators.hosts import LocalHost
 from components.orchestrators.lifecycle.haproxy import HAProxyProcess
 from components.orchestrators.lifecycle.mariadb import MariaDBBinaries, MariaDBServer
@@ -107,9 +108,11 @@ def _mariadb(props: Mapping[str, Any]) -> MariaDBServer:
 
 def _placement_replaces(olds: Mapping[str, Any], news: Mapping[str, Any]) -> list[str]:
     """A service whose directory changes is a new service: replaced, the old one removed first. A directory
-    not known yet (its placement is being replaced) counts as a change."""
-    new_dir = news["placement"]["dir"] if is_known(news.get("placement")) else None
-    return ["placement"] if new_dir is None or (olds.get("placement") or {}).get("dir") != new_dir else []
+    not known yet counts as a change; ports being re-leased do not."""
+    placement = news.get("placement")
+    new_dir = placement.get("dir") if isinstance(placement, Mapping) else None
+    changed = not is_known(new_dir) or (olds.get("placement") or {}).get("dir") != new_dir
+    return ["placement"] if changed else []
 
 
 def _restart_lock(props: Mapping[str, Any]) -> str:
@@ -226,9 +229,14 @@ class LocalDatabaseProvider(PlannedProvider):
     # -- the lifecycle ---------------------------------------------------------------------------------------
     def create(self, props: dict[str, Any]) -> CreateResult:
         server = _mariadb(props)
+        running = server.running_pid(None)
+        if running and not server.runs(running, props["config"], int(props["placement"]["ports"]["mysql"])):
+            # A server left by an interrupted run, on another config or port: not adopted, restarted.
+            server.stop(running, props["stopTimeout"])
+            running = None
         server.write_config(props["config"])
         server.install()
-        pid = server.running_pid(None) or server.start(props["startTimeout"])
+        pid = running or server.start(props["startTimeout"])
         server.secure(props["rootUser"], props["rootPassword"])
         return CreateResult(id_=server.paths.dir, outs=self._outs(props, server, pid))
 
@@ -402,30 +410,49 @@ class LocalOrchestrator(Orchestrator):
         self.keep_data = keep_data
         base = Path(spec.base_dir).expanduser() if spec.base_dir else default_base_dir()
         self.cluster_dir = str((project_dir / base).resolve() / cluster)
+        self.owner: pulumi.Resource | None = None
 
     @property
     def runs_as_root(self) -> bool:
         return os.geteuid() == 0
 
+    def claim(self, opts: pulumi.ResourceOptions) -> pulumi.Resource:
+        self.owner = LocalClusterOwner("cluster-owner", {
+            "clusterDir": self.cluster_dir,
+            "owner": {"project": pulumi.get_project(), "stack": pulumi.get_stack(),
+                      "backend": os.environ.get("PULUMI_BACKEND_URL", "")},
+            "keepData": self.keep_data,
+            "stopTimeout": self.spec.stop_timeout,
+        }, opts)
+        return self.owner
+
     def proxy_source_hosts(self) -> list[str]:
         return [self.spec.bind_address]
 
     def place(self, service: str, port_names: Sequence[str], opts: pulumi.ResourceOptions) -> pulumi.Output[dict]:
+        owner = self.owner
         placement = LocalPlacement(f"{service}-placement", {
             "clusterDir": self.cluster_dir,
             "service": service,
             "host": self.spec.bind_address,
             "portNames": list(port_names),
-        }, opts)
+        }, pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[owner] if owner else [])))
         return pulumi.Output.all(placement.host, placement.ports, placement.dir).apply(
             lambda v: {"host": v[0], "ports": v[1], "dir": v[2]})
+
+    def _placement_input(self, service: str, placement: pulumi.Input[Mapping[str, Any]]) -> dict[str, Any]:
+        """A service's placement as its resource takes it: the address and directory, which follow from the
+        stack and stay known during a preview, and the leased ports, which are unknown while being leased. A
+        preview that re-leases ports then shows an update, not a replacement."""
+        return {"host": self.spec.bind_address, "dir": str(Path(self.cluster_dir) / service),
+                "ports": pulumi.Output.from_input(placement).apply(lambda p: p["ports"])}
 
     def database(self, request: DatabaseRequest, opts: pulumi.ResourceOptions) -> PlacedService:
         db = LocalDatabase(request.service, {
             "service": request.service,
             "config": request.config,
             "settings": request.settings,
-            "placement": request.placement,
+            "placement": self._placement_input(request.service, request.placement),
             "binaries": {
                 "server": str(Path(self.spec.mariadb_bin_dir) / "mariadbd"),
                 "install_db": str(Path(self.spec.client_bin_dir) / "mariadb-install-db"),
@@ -436,28 +463,26 @@ class LocalOrchestrator(Orchestrator):
             "stopTimeout": self.spec.stop_timeout,
             "keepData": self.keep_data,
         }, opts)
-        return _placed(db, request.placement, db.generation)
+        return _placed(db, self._placement_input(request.service, request.placement), db.generation)
 
     def proxy(self, request: ProxyRequest, opts: pulumi.ResourceOptions) -> PlacedService:
         proxy = LocalProxy(request.service, {
             "kind": request.kind,
             "config": request.config,
             "routes": request.routes,
-            "placement": request.placement,
+            "placement": self._placement_input(request.service, request.placement),
             "binary": self.spec.haproxy_binary,
             "startTimeout": self.spec.start_timeout,
             "stopTimeout": self.spec.stop_timeout,
         }, opts)
-        return _placed(proxy, request.placement, proxy.generation)
+        return _placed(proxy, self._placement_input(request.service, request.placement), proxy.generation)
 
 
-def _placed(resource: pulumi.Resource, placement: pulumi.Input[Mapping[str, Any]],
-            generation: pulumi.Output[int]) -> PlacedService:
+def _placed(resource: pulumi.Resource, placement: Mapping[str, Any], generation: pulumi.Output[int]) -> PlacedService:
     """The service's address comes from its placement, which a change of the service leaves known during a
     preview; its generation comes from the service."""
-    where = pulumi.Output.from_input(placement)
-    return PlacedService(resource=resource, host=where.apply(lambda p: p["host"]),
-                         ports=where.apply(lambda p: p["ports"]), generation=generation)
+    return PlacedService(resource=resource, host=pulumi.Output.from_input(placement["host"]),
+                         ports=pulumi.Output.from_input(placement["ports"]), generation=generation)
 
 
 def default_base_dir() -> Path:

@@ -59,8 +59,9 @@ def test_stack_of_the_previous_release_refreshes_previews_updates_and_destroys(t
         preview = stack.preview_diff().ok().output
         assert "Traceback" not in preview
         summary = preview.rsplit("Resources:", 1)[1]
-        assert "replace" not in summary and "to create" not in summary and "to delete" not in summary, summary
-        assert "record: state from an earlier replstack version" in preview
+        assert "replace" not in summary and "to delete" not in summary, summary
+        # The one new resource: the owner of the cluster directory, which that release did not have.
+        assert "+ 1 to create" in summary and "local:ClusterOwner: (create)" in preview, summary
         stack.up().ok()
         stack.expect_no_changes().ok()
         types = dynamic_types(stack)

@@ -74,6 +74,17 @@ class MariaDBServer:
                 return int(pid)
         return None
 
+    def runs(self, pid: int, config: str, port: int) -> bool:
+        """Whether the server ``pid`` can be adopted as this node: it runs from this node's config file, that
+        file is the config it should have, and it answers on the port it should have."""
+        if not self.is_running(pid) or self.host.read_file(self.paths.config) != config:
+            return False
+        try:
+            with connect(self.socket_endpoint(), timeout=2) as conn:
+                return int(query(conn, "SELECT @@port AS p")[0]["p"]) == int(port)
+        except Exception:  # noqa: BLE001  (a server that does not answer as expected is not adopted)
+            return False
+
     def start(self, timeout: float) -> int:
         """Starts mariadbd detached and waits until it accepts connections on its socket."""
         pid = self.host.spawn([self.binaries.server, f"--defaults-file={self.paths.config}"],
