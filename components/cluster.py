@@ -13,7 +13,7 @@ from typing import Any
 import pulumi
 
 from components.configurator.haproxy import PORT_NAMES, Backend, haproxy_paths, render_haproxy_cfg
-from components.configurator.mariadb import database_settings, render_my_cnf
+from components.configurator.mariadb import database_settings, node_paths, render_my_cnf
 from components.configurator.placement import Placement
 from components.orchestrators.base import DatabaseRequest, Orchestrator, PlacedService, ProxyRequest
 from components.proxysync import ProxySync
@@ -28,11 +28,19 @@ class Node:
     name: str
     role: str
     service: PlacedService
+    # The node's unix socket: the bootstrap steps administer it there, as the OS account that runs it.
+    socket: pulumi.Output[str]
 
     @property
     def endpoint(self) -> pulumi.Output[dict[str, Any]]:
+        """The node as clients reach it (the stack's ``nodes`` output)."""
         return pulumi.Output.all(self.service.host, self.service.ports).apply(
             lambda v: {"name": self.name, "host": v[0], "port": int(v[1]["mysql"]), "role": self.role})
+
+    @property
+    def admin_endpoint(self) -> pulumi.Output[dict[str, Any]]:
+        """The node as the bootstrap steps reach it: its address and its socket."""
+        return pulumi.Output.all(self.endpoint, self.socket).apply(lambda v: {**v[0], "socket": v[1]})
 
     @property
     def instance(self) -> dict[str, Any]:
@@ -40,7 +48,8 @@ class Node:
         again when the node restarts. A map of outputs rather than one output, so that during a preview the
         name and address stay known while a restarting node's generation is not."""
         return {"name": self.name, "host": self.service.host,
-                "port": self.service.ports.apply(lambda p: int(p["mysql"])), "generation": self.service.generation}
+                "port": self.service.ports.apply(lambda p: int(p["mysql"])), "socket": self.socket,
+                "generation": self.service.generation}
 
 
 class ReplicationCluster(pulumi.ComponentResource):
@@ -108,7 +117,8 @@ class ReplicationCluster(pulumi.ComponentResource):
                 DatabaseRequest(service=name, config=config, settings=settings, placement=placement,
                                 root_user=spec.bootstrap.root_user, root_password=self.root_password),
                 pulumi.ResourceOptions(parent=self, depends_on=depends))
-            nodes[name] = Node(name, "primary" if is_primary else "replica", service)
+            socket = placement.apply(lambda p: node_paths(Placement.from_output(p)).socket)
+            nodes[name] = Node(name, "primary" if is_primary else "replica", service, socket)
             previous = service.resource
         return [nodes[name] for name in names]
 
@@ -129,7 +139,7 @@ class ReplicationCluster(pulumi.ComponentResource):
                topology: ReplicationTopology) -> DatabaseUsers:
         boot = self.spec.bootstrap
         return DatabaseUsers("users", {
-            "primary": next(n for n in db_nodes if n.role == "primary").endpoint,
+            "primary": next(n for n in db_nodes if n.role == "primary").admin_endpoint,
             "rootUser": boot.root_user,
             "rootPassword": self.root_password,
             "monitoringUser": boot.monitoring_user,

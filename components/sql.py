@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Iterator, Mapping
@@ -27,6 +28,36 @@ class Endpoint:
     def of_node(cls, node: Mapping[str, Any], user: str, password: str) -> "Endpoint":
         """A node as the bootstrap steps pass it ({name, host, port, ...}; ports from state may be floats)."""
         return cls(host=node["host"], port=int(node["port"]), user=user, password=password)
+
+    @classmethod
+    def admin_of_node(cls, node: Mapping[str, Any], os_user: str, user: str, password: str) -> "Endpoint":
+        """How the bootstrap steps administer a node: through its unix socket as the OS account that runs it
+        (unix_socket authentication, no password, not reachable over TCP nor through a proxy). A node recorded
+        by an earlier version, whose socket is not known, is reached over TCP with ``user``/``password``."""
+        if node.get("socket"):
+            return cls(host="localhost", port=0, user=os_user, unix_socket=str(node["socket"]))
+        return cls.of_node(node, user, password)
+
+
+# Privileges that let an account write on a server whatever read_only says (SUPER implies READ_ONLY ADMIN in
+# MariaDB 10.11): no account replstack creates for clients has them.
+BYPASS_READ_ONLY = ("SUPER", "READ_ONLY ADMIN")
+
+
+def native_password_hash(password: str) -> str:
+    """The mysql_native_password hash of ``password``, as ``IDENTIFIED BY PASSWORD`` takes it: statements that
+    create or re-key an account carry only this, so binary, relay and general logs never see the password."""
+    inner = hashlib.sha1(password.encode("latin-1")).digest()
+    return "*" + hashlib.sha1(inner).hexdigest().upper()
+
+
+def quiet_session(conn: "pymysql.connections.Connection", binlog: bool) -> None:
+    """A session whose statements stay out of the general and slow query logs (they carry credentials), and
+    out of the binary log too unless ``binlog`` (then each statement must carry only a password hash)."""
+    execute(conn, "SET SESSION sql_log_off = 1")
+    execute(conn, "SET SESSION slow_query_log = 0")
+    if not binlog:
+        execute(conn, "SET SESSION sql_log_bin = 0")
 
 
 @contextmanager

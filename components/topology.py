@@ -12,13 +12,17 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
+import getpass
+
 import pulumi
 import pymysql
 from pulumi.dynamic import CheckFailure, CreateResult, ReadResult, Resource, UpdateResult
 
 from components.dynamic import NO_ACTION, PlannedProvider, differs, is_known, names, resource_options
 
-from components.sql import Endpoint, connect, execute, query, quote_account, variable
+from components.orchestrators.lifecycle.mariadb import restrict_client_account
+from components.sql import (Endpoint, connect, execute, native_password_hash, query, quiet_session, quote_account,
+                            variable)
 from components.waiting import WaitTimeout, wait_until
 
 
@@ -28,6 +32,7 @@ class NodeState(str, Enum):
     REPLICATING = "replicating"          # from the intended primary, both threads running
     BROKEN = "broken"                    # from the intended primary, a thread stopped
     ELSEWHERE = "replicating-elsewhere"  # configured from another source
+    ERRANT = "errant"                    # has transactions of its own that the primary does not have
 
 
 @dataclass
@@ -37,6 +42,7 @@ class Diagnosis:
     read_only: bool = False
     gtid_current_pos: str = ""
     error: str = ""
+    errant: str = ""   # the GTIDs this node wrote itself (a replica should have none)
 
 
 class TopologyError(RuntimeError):
@@ -44,7 +50,14 @@ class TopologyError(RuntimeError):
 
 
 def _endpoint(node: dict[str, Any], props: dict[str, Any]) -> Endpoint:
-    return Endpoint.of_node(node, props["rootUser"], props["rootPassword"])
+    """The node's unix socket as the OS account that runs it: the bootstrap steps need privileges (CHANGE MASTER,
+    SET GLOBAL read_only, sql_log_bin and sql_log_off) that no network account has."""
+    return Endpoint.admin_of_node(node, getpass.getuser(), props["rootUser"], props["rootPassword"])
+
+
+def _own_gtids(binlog_pos: str, server_id: str) -> str:
+    """The entries of a ``gtid_binlog_pos`` that ``server_id`` wrote itself (domain-server-sequence)."""
+    return ",".join(g for g in binlog_pos.split(",") if g.count("-") == 2 and g.split("-")[1] == server_id)
 
 
 def _slave_status(conn: pymysql.connections.Connection) -> dict[str, Any] | None:
@@ -59,8 +72,11 @@ def diagnose(node: dict[str, Any], primary: dict[str, Any], props: dict[str, Any
             status = _slave_status(conn)
             read_only = variable(conn, "read_only") == "1"
             current = variable(conn, "gtid_current_pos")
+            errant = _own_gtids(variable(conn, "gtid_binlog_pos"), variable(conn, "server_id"))
     except pymysql.MySQLError as error:
         return Diagnosis(node["name"], NodeState.UNREACHABLE, error=str(error))
+    if node["name"] != primary["name"] and errant:
+        return Diagnosis(node["name"], NodeState.ERRANT, read_only, current, errant=errant)
     if status is None or not status.get("Master_Host"):
         return Diagnosis(node["name"], NodeState.STANDALONE, read_only, current)
     same_source = (status["Master_Host"], int(status["Master_Port"])) == (primary["host"], int(primary["port"]))
@@ -126,15 +142,20 @@ class ReplicationTopologyProvider(PlannedProvider):
             return []
         try:
             primary = next(n for n in news["nodes"] if n["name"] == news["primary"])
-            broken = []
+            broken: list[str] = []
+            errant: list[str] = []
             for node in (n for n in news["nodes"] if n["name"] != news["primary"]):
                 state = diagnose(node, primary, {**news, "rootPassword": olds.get("rootPassword", "")}, timeout=2)
-                if state.state is not NodeState.REPLICATING:
+                if state.state is NodeState.ERRANT:
+                    errant.append(errant_message(node["name"], news["primary"], state.errant))
+                elif state.state is not NodeState.REPLICATING:
                     broken.append(f"{node['name']} ({state.state.value})")
         except Exception:  # noqa: BLE001  (a look that fails must not fail the preview)
             return []
-        return [f"repair: {names(broken)} not replicating from {news['primary']}; replication is restarted"] \
-            if broken else []
+        words = [f"refuse: {message}" for message in errant]
+        if broken:
+            words.append(f"repair: {names(broken)} not replicating from {news['primary']}; replication is restarted")
+        return words
 
     # -- the lifecycle ---------------------------------------------------------------------------------------
     def create(self, props: dict[str, Any]) -> CreateResult:
@@ -147,9 +168,10 @@ class ReplicationTopologyProvider(PlannedProvider):
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         primary = self._primary(props)
-        replicating = [n["name"] for n in self._replicas(props)
-                       if diagnose(n, primary, props).state is NodeState.REPLICATING]
-        return ReadResult(id_=id_, outs={**props, "replicating": replicating})
+        states = {n["name"]: diagnose(n, primary, props) for n in self._replicas(props)}
+        replicating = [name for name, state in states.items() if state.state is NodeState.REPLICATING]
+        errant = {name: state.errant for name, state in states.items() if state.state is NodeState.ERRANT}
+        return ReadResult(id_=id_, outs={**props, "replicating": replicating, "errant": errant})
 
     def delete(self, _id: str, _props: dict[str, Any]) -> None:
         """Nothing to undo: the servers themselves are removed after this, or keep their data as they are."""
@@ -165,10 +187,14 @@ class ReplicationTopologyProvider(PlannedProvider):
 
     def _outs(self, props: dict[str, Any]) -> dict[str, Any]:
         return {**props, "replicas": [n["name"] for n in self._replicas(props)],
-                "replicating": [n["name"] for n in self._replicas(props)]}
+                "replicating": [n["name"] for n in self._replicas(props)], "errant": {}}
 
     def _converge(self, props: dict[str, Any]) -> None:
         primary = self._primary(props)
+        errant = [errant_message(n["name"], primary["name"], state.errant) for n in self._replicas(props)
+                  if (state := diagnose(n, primary, props)).state is NodeState.ERRANT]
+        if errant:
+            raise TopologyError("; ".join(errant))
         self._prepare_primary(primary, props)
         for replica in self._replicas(props):
             self._attach_replica(replica, primary, props)
@@ -179,26 +205,33 @@ class ReplicationTopologyProvider(PlannedProvider):
         if state.state is NodeState.UNREACHABLE:
             raise TopologyError(f"primary {primary['name']} is unreachable: {state.error}")
         account = quote_account(props["replicationUser"], "%")
+        hashed = native_password_hash(props["replicationPassword"])
         with connect(_endpoint(primary, props)) as conn:
+            # Replicated (so the replicas get the account), with the password's hash only.
+            quiet_session(conn, binlog=True)
             if state.state is not NodeState.STANDALONE:
                 execute(conn, "STOP SLAVE")
                 execute(conn, "RESET SLAVE ALL")
             if not query(conn, "SELECT 1 FROM mysql.user WHERE user = %s AND host = '%%'",
                          (props["replicationUser"],)):
-                execute(conn, f"CREATE USER {account} IDENTIFIED BY %s", (props["replicationPassword"],))
+                execute(conn, f"CREATE USER {account} IDENTIFIED BY PASSWORD %s", (hashed,))
             elif not _can_login(primary, props["replicationUser"], props["replicationPassword"]):
-                execute(conn, f"ALTER USER {account} IDENTIFIED BY %s", (props["replicationPassword"],))
+                execute(conn, f"ALTER USER {account} IDENTIFIED BY PASSWORD %s", (hashed,))
             execute(conn, f"GRANT REPLICATION SLAVE, SLAVE MONITOR ON *.* TO {account}")
             if props.get("semiSync"):
                 execute(conn, "SET GLOBAL rpl_semi_sync_master_enabled = 1")
             if state.read_only:
                 execute(conn, "SET GLOBAL read_only = 0")
+            _restrict_root(conn, props)
 
     def _attach_replica(self, replica: dict[str, Any], primary: dict[str, Any], props: dict[str, Any]) -> None:
         state = diagnose(replica, primary, props)
         if state.state is NodeState.UNREACHABLE:
             raise TopologyError(f"replica {replica['name']} is unreachable: {state.error}")
         with connect(_endpoint(replica, props)) as conn:
+            # CHANGE MASTER carries the replication password: out of the general and slow logs.
+            quiet_session(conn, binlog=False)
+            _restrict_root(conn, props)
             if not state.read_only:
                 execute(conn, "SET GLOBAL read_only = 1")
             if props.get("semiSync"):
@@ -256,6 +289,30 @@ class ReplicationTopologyProvider(PlannedProvider):
                 detail = f" (state {state.state.value}{': ' + state.error if state and state.error else ''})" \
                     if state else ""
                 raise TopologyError(f"{error}{detail}") from None
+
+
+def variable_session(conn: pymysql.connections.Connection, name: str) -> str:
+    return str(query(conn, f"SELECT @@SESSION.{name} AS v")[0]["v"])
+
+
+def errant_message(replica: str, primary: str, gtids: str) -> str:
+    """What an errant replica is and what the user can do; replstack does not discard data on its own."""
+    return (f"replica {replica} has transactions that primary {primary} does not have (errant GTID {gtids}): "
+            f"something wrote to it directly. Inspect them on {replica} with SHOW BINLOG EVENTS (or mariadb-binlog "
+            f"on its data/mariadb-bin.* files, looking for GTID {gtids}); then re-seed it from the primary: stop it "
+            f"(kill the pid in {replica}/mariadbd.pid of the cluster directory), remove {replica}/data, and run "
+            "scripts/pulumi up --refresh: the node is installed empty and copies the primary")
+
+
+def _restrict_root(conn: pymysql.connections.Connection, props: dict[str, Any]) -> None:
+    """On every node, outside the binary log: the network root account cannot bypass read_only (an account of an
+    earlier version had ALL)."""
+    logged = variable_session(conn, "sql_log_bin")
+    execute(conn, "SET SESSION sql_log_bin = 0")
+    try:
+        restrict_client_account(conn, props["rootUser"], "%")
+    finally:
+        execute(conn, "SET SESSION sql_log_bin = %s", (int(logged),))
 
 
 def _can_login(node: dict[str, Any], user: str, password: str) -> bool:

@@ -4,13 +4,14 @@ checks (limited to the proxies' addresses)."""
 
 from __future__ import annotations
 
+import getpass
 from typing import Any
 
 import pulumi
 from pulumi.dynamic import CreateResult, ReadResult, Resource, UpdateResult
 
 from components.dynamic import NO_ACTION, PlannedProvider, differs, known_or, names, resource_options
-from components.sql import Endpoint, connect, execute, query, quote_account
+from components.sql import Endpoint, connect, execute, native_password_hash, query, quiet_session, quote_account
 
 MONITORING_GRANTS = "PROCESS, BINLOG MONITOR, SLAVE MONITOR, SHOW DATABASES"
 
@@ -54,12 +55,15 @@ class DatabaseUsersProvider(PlannedProvider):
     @staticmethod
     def _apply(props: dict[str, Any], previous: dict[str, Any] | None) -> None:
         primary = props["primary"]
-        endpoint = Endpoint.of_node(primary, props["rootUser"], props["rootPassword"])
+        # Over the primary's unix socket as the OS account that runs it; replicated, with password hashes only.
+        endpoint = Endpoint.admin_of_node(primary, getpass.getuser(), props["rootUser"], props["rootPassword"])
         monitor = quote_account(props["monitoringUser"], "%")
+        hashed = native_password_hash(props["monitoringPassword"])
         with connect(endpoint) as conn:
-            execute(conn, f"CREATE USER IF NOT EXISTS {monitor} IDENTIFIED BY %s", (props["monitoringPassword"],))
+            quiet_session(conn, binlog=True)
+            execute(conn, f"CREATE USER IF NOT EXISTS {monitor} IDENTIFIED BY PASSWORD %s", (hashed,))
             if previous and previous.get("monitoringPassword") != props["monitoringPassword"]:
-                execute(conn, f"ALTER USER {monitor} IDENTIFIED BY %s", (props["monitoringPassword"],))
+                execute(conn, f"ALTER USER {monitor} IDENTIFIED BY PASSWORD %s", (hashed,))
             execute(conn, f"GRANT {MONITORING_GRANTS} ON *.* TO {monitor}")
             wanted = {quote_account(props["checkUser"], host) for host in props["checkHosts"]}
             rows = query(conn, "SELECT User AS user, Host AS host FROM mysql.user WHERE User = %s",

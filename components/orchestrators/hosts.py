@@ -17,6 +17,14 @@ from pathlib import Path
 from typing import ContextManager, Iterator, Protocol, Sequence
 
 
+# What services and the commands run for them create (datadirs, binary and relay logs, master.info, sockets,
+# pid files) is readable by the operator's account only, whatever umask the engine was started with.
+SERVICE_UMASK = 0o077
+# mariadbd sets its own umask from these (its default makes files 0660, master.info with the replication
+# password included).
+SERVICE_FILE_MODES = {"UMASK": "0600", "UMASK_DIR": "0700"}
+
+
 class CommandFailed(RuntimeError):
     """A command on a service host failed; the message carries its output."""
 
@@ -54,7 +62,8 @@ class LocalHost:
     started them and are not in the process group the engine kills when a plugin exits."""
 
     def run(self, argv: Sequence[str], *, timeout: float = 300) -> str:
-        proc = subprocess.run(list(argv), stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout)
+        proc = subprocess.run(list(argv), stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout,
+                              umask=SERVICE_UMASK)
         if proc.returncode != 0:
             output = (proc.stdout + proc.stderr).strip()[-4000:]
             raise CommandFailed(f"{Path(argv[0]).name} exited with code {proc.returncode}: {output}")
@@ -63,7 +72,8 @@ class LocalHost:
     def spawn(self, argv: Sequence[str], *, log_path: str) -> int:
         with open(log_path, "ab") as log:
             proc = subprocess.Popen(list(argv), stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                                    start_new_session=True, close_fds=True)
+                                    start_new_session=True, close_fds=True, umask=SERVICE_UMASK,
+                                    env={**os.environ, **SERVICE_FILE_MODES})
         return proc.pid
 
     def write_file(self, path: str, text: str, *, mode: int = 0o644) -> None:
@@ -87,7 +97,8 @@ class LocalHost:
             return None
 
     def make_dirs(self, path: str) -> None:
-        Path(path).mkdir(parents=True, exist_ok=True)
+        """The directory is the operator's only (its parents are made as the umask says)."""
+        Path(path).mkdir(parents=True, exist_ok=True, mode=0o700)
 
     def remove_tree(self, path: str) -> None:
         shutil.rmtree(path, ignore_errors=True)

@@ -244,7 +244,10 @@ class LocalDatabaseProvider(PlannedProvider):
         server = _mariadb(news)
         pid = server.running_pid(olds.get("pid"))
         server.write_config(news["config"])
+        fresh = False
         if pid is None:
+            # A datadir removed by hand (a replica being re-seeded) is installed again, root account included.
+            fresh = not server.is_installed()
             server.install()
             pid = server.start(news["startTimeout"])
             server.wait_replication_resumed(news["startTimeout"])
@@ -254,7 +257,7 @@ class LocalDatabaseProvider(PlannedProvider):
                 pid = server.restart(pid, _restart_lock(news), news["stopTimeout"], news["startTimeout"])
             elif live:
                 server.apply_live(live)
-        if (olds.get("rootUser"), olds.get("rootPassword")) != (news["rootUser"], news["rootPassword"]):
+        if fresh or (olds.get("rootUser"), olds.get("rootPassword")) != (news["rootUser"], news["rootPassword"]):
             server.secure(news["rootUser"], news["rootPassword"])
         return UpdateResult(outs=self._outs(news, server, pid))
 

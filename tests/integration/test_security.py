@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -166,3 +167,111 @@ def test_connect_command_keeps_the_password_off_command_lines(stack):
     assert client.returncode == 0, err
     assert out.split() == ["0", "0"], "the command reaches the primary"
     assert seen and not any(password in line for line in seen)
+
+
+# -- 4. replicas refuse client writes; errant transactions are reported, not repaired -------------------------------
+def test_writes_through_the_read_endpoint_are_refused(stack):
+    for address in [stack.outputs()["readEndpoint"], *(f"{n['host']}:{n['port']}" for n in stack.outputs()["nodes"]
+                                                        if n["role"] == "replica")]:
+        with stack.connect(address) as conn, conn.cursor() as cur:
+            with pytest.raises(pymysql.err.OperationalError) as refused:
+                cur.execute("CREATE DATABASE errant_write")
+            assert refused.value.args[0] == 1290, refused.value  # ER_OPTION_PREVENTS_STATEMENT (read_only)
+    with stack.connect(stack.outputs()["writeEndpoint"]) as conn, conn.cursor() as cur:
+        cur.execute("CREATE DATABASE IF NOT EXISTS app")
+
+
+def node_socket(stack: CliStack, name: str) -> str:
+    from components.configurator.mariadb import node_paths
+    return node_paths(Placement.from_output(stack.state(f"{name}-placement"))).socket
+
+
+def test_an_errant_replica_is_reported_and_not_silently_repaired(stack):
+    import getpass
+    with pymysql.connect(unix_socket=node_socket(stack, "db2"), user=getpass.getuser(), autocommit=True) as conn:
+        with conn.cursor() as cur:
+            cur.execute("CREATE DATABASE errant_by_hand")
+    stack.run("refresh", "--yes").ok()
+    preview = stack.preview_diff()
+    assert "refuse: replica db2 has transactions that primary db1 does not have" in preview.output
+    failed = stack.up()
+    assert failed.returncode != 0
+    assert "replica db2 has transactions" in failed.output and "re-seed" in failed.output
+    # The re-seed the message describes.
+    node_dir = Path(stack.state("db2-placement")["dir"])
+    pid = int((node_dir / "mariadbd.pid").read_text())
+    psutil.Process(pid).kill()
+    psutil.Process(pid).wait(timeout=30) if psutil.pid_exists(pid) else None
+    shutil.rmtree(node_dir / "data")
+    stack.up("--refresh").ok()
+    stack.expect_no_changes().ok()
+    with stack.connect(stack.outputs()["readEndpoint"]) as conn, conn.cursor() as cur:
+        cur.execute("SHOW DATABASES LIKE 'errant_by_hand'")
+        assert cur.fetchall() == ()
+
+
+# -- 5. and the scan: no generated password in clear anywhere ----------------------------------------------------
+def secrets_of(stack: CliStack) -> dict[str, str]:
+    exported = json.loads(stack.run("stack", "export", "--show-secrets").ok().stdout)
+    found = {}
+    for res in exported["deployment"]["resources"]:
+        outputs = res.get("outputs") or {}
+        for key in ("rootPassword", "replicationPassword", "monitoringPassword", "value"):
+            value = outputs.get(key)
+            if isinstance(value, dict) and "plaintext" in value:
+                value = json.loads(value["plaintext"])
+            if isinstance(value, str) and len(value) >= 16:
+                found[f"{res['urn'].rsplit('::', 1)[-1]}.{key}"] = value
+    return found
+
+
+# Files that must hold a credential in clear to work, and are the operator's only.
+CREDENTIAL_FILES = ("master.info", "relay-log.info")
+
+
+def clear_copies(roots: list[Path], secrets: dict[str, str]) -> list[str]:
+    found = []
+    for root in roots:
+        for path in (p for p in root.rglob("*") if p.is_file() and not p.is_symlink()):
+            if path.name in CREDENTIAL_FILES or path.parent.name == "clients":  # (the demo's client option file)
+                assert path.stat().st_mode & 0o077 == 0, f"{path} is readable by others"
+                continue
+            data = path.read_bytes()
+            found += [f"{name} in {path}" for name, value in secrets.items() if value.encode() in data]
+    return found
+
+
+def process_copies(secrets: dict[str, str]) -> list[str]:
+    found = []
+    for proc in psutil.process_iter(["pid", "cmdline"]):
+        try:
+            text = " ".join(proc.info["cmdline"] or []) + " ".join(f"{k}={v}" for k, v in proc.environ().items())
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            continue
+        found += [f"{name} in process {proc.info['pid']}" for name, value in secrets.items() if value in text]
+    return found
+
+
+def test_no_generated_password_in_clear_after_a_cluster_life(stack):
+    generated = secrets_of(stack)
+    assert {"root-password.value", "replication-password.value", "monitoring-password.value"} <= set(generated)
+    stack.config_set_secret("replstack:rootPassword", "Rotated-root-password-0123456789")
+    stack.up().ok()
+    secrets = {**{f"first {k}": v for k, v in generated.items()}, **secrets_of(stack)}
+    with stack.connect(stack.outputs()["writeEndpoint"]) as conn, conn.cursor() as cur:
+        cur.execute("CREATE TABLE IF NOT EXISTS app.t (id INT PRIMARY KEY)")
+        cur.execute("REPLACE INTO app.t VALUES (1)")
+    logs = [p.name for p in stack.data_dir.rglob("*") if re.search(r"(bin\.\d+|\.log)$", p.name)]
+    assert any("relay-bin." in n for n in logs) and any("mariadb-bin." in n for n in logs)
+    assert any(n.endswith(".log") and n not in ("error.log",) for n in logs), "the general log is on"
+    assert clear_copies([stack.data_dir, stack.project.state_dir], secrets) == []
+    assert process_copies(secrets) == []
+    masters = list(stack.data_dir.rglob("master.info"))
+    assert masters and all(p.stat().st_mode & 0o777 == 0o600 for p in masters)
+
+    stack.run("destroy", "--yes").ok()
+    stack.run("stack", "rm", "--yes").ok()
+    assert list(stack.project.state_dir.rglob("*.json.bak")), "stack rm keeps a backup"
+    assert clear_copies([stack.project.state_dir], secrets) == []
+    attempt = python_as_nobody(READ_EVERYTHING, str(stack.project.state_dir))
+    assert attempt.stdout.startswith("0 "), attempt.stdout

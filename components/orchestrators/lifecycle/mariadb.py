@@ -15,7 +15,16 @@ from components.orchestrators.lifecycle.process import (
     remove_service_files,
     stop_process,
 )
-from components.sql import Endpoint, connect, execute, quote_account, query
+from components.sql import (
+    BYPASS_READ_ONLY,
+    Endpoint,
+    connect,
+    execute,
+    native_password_hash,
+    query,
+    quiet_session,
+    quote_account,
+)
 from components.waiting import StopWaiting, wait_until
 
 
@@ -157,13 +166,17 @@ class MariaDBServer:
 
     def secure(self, root_user: str, root_password: str) -> None:
         """Creates (or re-keys) the administrative account that clients use over the network, outside the
-        binary log so that every node does the same on its own and replication replays nothing of it."""
+        binary log so that every node does the same on its own and replication replays nothing of it, and out
+        of the general and slow logs; only the password's hash is sent. It has every privilege but those that
+        bypass read_only, so a replica refuses its writes; the provider's own work goes through the socket."""
         account = quote_account(root_user, "%")
+        hashed = native_password_hash(root_password)
         with connect(self.socket_endpoint()) as conn:
-            execute(conn, "SET SESSION sql_log_bin = 0")
-            execute(conn, f"CREATE USER IF NOT EXISTS {account} IDENTIFIED BY %s", (root_password,))
-            execute(conn, f"ALTER USER {account} IDENTIFIED BY %s", (root_password,))
+            quiet_session(conn, binlog=False)
+            execute(conn, f"CREATE USER IF NOT EXISTS {account} IDENTIFIED BY PASSWORD %s", (hashed,))
+            execute(conn, f"ALTER USER {account} IDENTIFIED BY PASSWORD %s", (hashed,))
             execute(conn, f"GRANT ALL PRIVILEGES ON *.* TO {account} WITH GRANT OPTION")
+            restrict_client_account(conn, root_user, "%")
             for row in query(conn, "SELECT User AS user, Host AS host FROM mysql.user WHERE user = ''"):
                 execute(conn, f"DROP USER {quote_account(row['user'], row['host'])}")
 
@@ -176,6 +189,17 @@ class MariaDBServer:
     def server_version(self) -> str:
         with connect(self.socket_endpoint()) as conn:
             return str(query(conn, "SELECT VERSION() AS v")[0]["v"])
+
+
+def restrict_client_account(conn, user: str, host: str) -> None:
+    """Takes from a client account the privileges that bypass read_only, if it has them (an account of an
+    earlier version had ALL). Run on every node, outside the binary log."""
+    account = quote_account(user, host)
+    if not query(conn, "SELECT 1 FROM mysql.user WHERE User = %s AND Host = %s", (user, host)):
+        return
+    grants = " ".join(str(v) for row in query(conn, f"SHOW GRANTS FOR {account}") for v in row.values()).upper()
+    if any(privilege in grants for privilege in ("ALL PRIVILEGES", *BYPASS_READ_ONLY)):
+        execute(conn, f"REVOKE {', '.join(BYPASS_READ_ONLY)} ON *.* FROM {account}")
 
 
 def _sql_value(value: str) -> int | str:
