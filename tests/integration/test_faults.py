@@ -1,0 +1,120 @@
+"""Faults that must converge and leave nothing behind: a server no state knows of, a stack whose state was
+lost, and two checkouts that share a stack name and a baseDir. Real mariadbd and HAProxy, through the CLI."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import psutil
+import pymysql
+import pytest
+
+from components.waiting import wait_until
+from tests.support.cli import CliStack, cli_stack
+from tests.support.cluster import cluster_config
+from tests.support.processes import kill_processes_under, processes_under
+
+pytestmark = pytest.mark.timeout(600)
+
+
+def alive(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def cleanup(*stacks: CliStack) -> None:
+    for stack in stacks:
+        stack.run("destroy", "--yes")
+        stack.run("stack", "rm", "--yes", "--force")
+
+
+def cluster_dir(stack: CliStack) -> Path:
+    return stack.data_dir / f"replstack-{stack.name}"
+
+
+def start_stray_server(stack: CliStack) -> int:
+    """A mariadbd started from a config under the cluster directory that no resource records, as a create
+    interrupted between starting its server and recording it leaves one."""
+    source = cluster_dir(stack) / "db2"
+    stray = cluster_dir(stack) / "stray"
+    (stray / "tmp").mkdir(parents=True)
+    text = (source / "my.cnf").read_text().replace(str(source), str(stray))
+    text = re.sub(r"(?m)^(port|report_port) = \d+$", lambda m: f"{m.group(1)} = 0", text)
+    text = re.sub(r"(?m)^socket = .*$", f"socket = {stray}/s.sock", text)
+    (stray / "my.cnf").write_text(text)
+    shutil.copytree(source / "data", stray / "data", ignore=shutil.ignore_patterns("*.pid", "*.sock"))
+    proc = subprocess.Popen(["/usr/sbin/mariadbd", f"--defaults-file={stray}/my.cnf"], start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_until(lambda: (stray / "s.sock").exists(), timeout=60, what="the stray server's socket")
+    return proc.pid
+
+
+def test_destroy_stops_a_server_that_no_state_records(tmp_path):
+    stack = cli_stack(tmp_path, cluster_config(tmp_path / "data", nodes=2, proxies=[]))
+    try:
+        stack.up().ok()
+        stray = start_stray_server(stack)
+        assert alive(stray)
+        destroy = stack.run("destroy", "--yes").ok().output
+        assert "ClusterOwner" in destroy
+        assert processes_under(stack.data_dir) == [], "the cluster owner stops what still runs from its directory"
+        assert not cluster_dir(stack).exists()
+    finally:
+        cleanup(stack)
+        kill_processes_under(tmp_path)
+
+
+def test_a_second_checkout_cannot_take_over_the_cluster_directory(tmp_path):
+    shared = tmp_path / "shared-base"
+    first = cli_stack(tmp_path / "first", cluster_config(shared, nodes=1, proxies=[]), name="same")
+    second = cli_stack(tmp_path / "second", cluster_config(shared, nodes=1, proxies=[]), name="same")
+    try:
+        first.up().ok()
+        pid = int(first.state("db1")["pid"])
+        for attempt in (second.preview_diff(), second.up()):
+            assert attempt.returncode != 0
+            assert "belongs to stack 'same' of project 'replstack'" in attempt.output
+            assert str(first.project.state_dir) in attempt.output, "the message says whose it is"
+            assert "Traceback" not in attempt.output
+        assert second.run("destroy", "--yes").returncode == 0
+        assert alive(pid) and int(first.state("db1")["pid"]) == pid, "the first cluster is untouched"
+        first.expect_no_changes().ok()
+    finally:
+        cleanup(second, first)
+        kill_processes_under(tmp_path)
+
+
+def test_a_running_server_is_adopted_only_when_it_runs_the_current_config(tmp_path):
+    """The state is lost (stack removed without destroy); the next up finds the servers running. With the
+    same config they are adopted; with another config the server is restarted on it, not adopted."""
+    stack = cli_stack(tmp_path, cluster_config(tmp_path / "data", nodes=1, proxies=[]))
+    try:
+        stack.up().ok()
+        pid = int(stack.state("db1")["pid"])
+        stack.run("stack", "rm", "--yes", "--force").ok()
+        stack.run("stack", "init").ok()
+        stack.write_config(cluster_config(tmp_path / "data", nodes=1, proxies=[]))
+        stack.up().ok()
+        assert int(stack.state("db1")["pid"]) == pid, "same config, same port: adopted"
+
+        stack.run("stack", "rm", "--yes", "--force").ok()
+        stack.run("stack", "init").ok()
+        config = cluster_config(tmp_path / "data", nodes=1, proxies=[])
+        config["replstack:database"]["maxConnections"] = 321
+        stack.write_config(config)
+        stack.up().ok()
+        new_pid = int(stack.state("db1")["pid"])
+        assert new_pid != pid and not alive(pid), "another config: restarted, not adopted"
+        node = stack.outputs()["nodes"][0]
+        with pymysql.connect(host=node["host"], port=node["port"], user="root",
+                             password=stack.outputs()["rootPassword"]) as conn, conn.cursor() as cur:
+            cur.execute("SELECT @@max_connections")
+            assert cur.fetchone()[0] == 321
+    finally:
+        cleanup(stack)
+        kill_processes_under(tmp_path)
