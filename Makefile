@@ -4,7 +4,7 @@ PULUMI := scripts/pulumi
 PYTHON := .venv/bin/python
 STACK ?= local
 
-.PHONY: setup demo preview policy destroy test unit integration bench
+.PHONY: setup demo preview policy destroy repair test unit integration bench
 
 setup:
 	@scripts/setup
@@ -23,6 +23,10 @@ policy: setup
 
 destroy: setup
 	@$(PULUMI) destroy --yes --non-interactive --stack $(STACK)
+
+# After an interrupted run (a killed pulumi, a reboot): clears a dead lock and pending creates, refreshes.
+repair: setup
+	@$(PYTHON) scripts/repair.py --stack $(STACK)
 
 # The whole suite: toolchain, unit and integration tests.
 test: setup

@@ -3,9 +3,12 @@ lost, and two checkouts that share a stack name and a baseDir. Real mariadbd and
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
+import signal
 import subprocess
+import sys
 from pathlib import Path
 
 import psutil
@@ -13,11 +16,13 @@ import pymysql
 import pytest
 
 from components.waiting import wait_until
-from tests.support.cli import CliStack, cli_stack
+from tests.support.cli import PULUMI, CliStack, cli_stack
 from tests.support.cluster import cluster_config
 from tests.support.processes import kill_processes_under, processes_under
 
 pytestmark = pytest.mark.timeout(600)
+
+REPAIR = Path(__file__).resolve().parents[2] / "scripts" / "repair.py"
 
 
 def alive(pid: int) -> bool:
@@ -115,6 +120,58 @@ def test_a_running_server_is_adopted_only_when_it_runs_the_current_config(tmp_pa
                              password=stack.outputs()["rootPassword"]) as conn, conn.cursor() as cur:
             cur.execute("SELECT @@max_connections")
             assert cur.fetchone()[0] == 321
+    finally:
+        cleanup(stack)
+        kill_processes_under(tmp_path)
+
+
+def run_repair(stack: CliStack) -> str:
+    done = subprocess.run([sys.executable, str(REPAIR), "--stack", stack.name, "--cwd", str(stack.project.root)], env=stack.env,
+                          capture_output=True, text=True, timeout=300)
+    print(done.stdout + done.stderr)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
+
+
+def kill_up_after(stack: CliStack, progress_lines: int) -> None:
+    """`scripts/pulumi up` killed with SIGKILL, the whole engine tree at once (its own session), after it
+    printed ``progress_lines`` lines of progress: a different moment of the run for each count."""
+    proc = subprocess.Popen([str(PULUMI), "--cwd", str(stack.project.root), "up", "--yes", "--stack", stack.name,
+                             "--non-interactive"], env=stack.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, start_new_session=True)
+    seen = 0
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if "creat" in line or "updat" in line:
+            seen += 1
+        if seen >= progress_lines:
+            break
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+
+
+@pytest.mark.parametrize("progress_lines", [6, 14, 22])
+def test_up_killed_mid_run_is_repaired_and_converges(tmp_path, progress_lines):
+    stack = cli_stack(tmp_path, cluster_config(tmp_path / "data"))
+    try:
+        kill_up_after(stack, progress_lines)
+        report = run_repair(stack)
+        assert "repair: done" in report
+        stack.up().ok()
+        stack.expect_no_changes().ok()
+        outputs = stack.outputs()
+        with pymysql.connect(host=outputs["writeEndpoint"].rsplit(":", 1)[0],
+                             port=int(outputs["writeEndpoint"].rsplit(":", 1)[1]), user=outputs["rootUser"],
+                             password=outputs["rootPassword"], autocommit=True) as conn, conn.cursor() as cur:
+            cur.execute("CREATE DATABASE killed_and_repaired")
+        for node in outputs["nodes"][1:]:
+            with pymysql.connect(host=node["host"], port=node["port"], user=outputs["rootUser"],
+                                 password=outputs["rootPassword"]) as conn, conn.cursor() as cur:
+                wait_until(lambda: cur.execute("SHOW DATABASES LIKE 'killed_and_repaired'") == 1, timeout=30,
+                           what=f"the database on {node['name']}")
+        stack.run("destroy", "--yes").ok()
+        assert processes_under(stack.data_dir) == []
+        assert not cluster_dir(stack).exists()
     finally:
         cleanup(stack)
         kill_processes_under(tmp_path)
