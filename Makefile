@@ -4,7 +4,7 @@ PULUMI := scripts/pulumi
 PYTHON := .venv/bin/python
 STACK ?= local
 
-.PHONY: setup demo preview policy destroy repair test unit integration bench
+.PHONY: setup demo preview policy destroy repair test unit integration bench faults
 
 setup:
 	@scripts/setup
@@ -40,3 +40,7 @@ integration: setup
 
 bench: setup
 	@$(PYTHON) bench/local_up.py
+
+# Interrupted runs and killed nodes, 10 of each, with the recovery path: prints a table (not part of `make test`).
+faults: setup
+	@$(PYTHON) bench/faults.py

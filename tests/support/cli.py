@@ -42,6 +42,7 @@ class CliStack:
     project: TempProject
     name: str
     data_dir: Path
+    echo: bool = True  # print each command's output (tests); the benchmarks turn it off
 
     @property
     def env(self) -> dict[str, str]:
@@ -55,7 +56,7 @@ class CliStack:
         done = subprocess.run(argv, env=self.env, capture_output=True, text=True, timeout=timeout, input=stdin,
                               stdin=None if stdin is not None else subprocess.DEVNULL)
         result = CommandResult(argv, done.returncode, done.stdout, done.stderr)
-        if "--show-secrets" not in args:
+        if self.echo and "--show-secrets" not in args:
             print(f"$ pulumi {' '.join(args)}\n{result.output}")
         return result
 
@@ -103,10 +104,10 @@ class CliStack:
                                autocommit=True, connect_timeout=5, **kwargs)
 
 
-def cli_stack(tmp_path: Path, config: dict[str, Any], name: str = "cli") -> CliStack:
+def cli_stack(tmp_path: Path, config: dict[str, Any], name: str = "cli", echo: bool = True) -> CliStack:
     """A temporary copy of the replstack project with one stack initialised and configured."""
     project = replstack_project(tmp_path)
-    stack = CliStack(project=project, name=name, data_dir=tmp_path / "data")
+    stack = CliStack(project=project, name=name, data_dir=tmp_path / "data", echo=echo)
     stack.run("stack", "init").ok()
     stack.write_config(config)
     return stack
