@@ -49,6 +49,25 @@ UPGRADE = "record: state from an earlier replstack version gets a restart counte
 
 
 # -- placement -------------------------------------------------------------------------------------------------
+def _catalog_problem(props: Mapping[str, Any]) -> str | None:
+    """What is wrong with the service's entry in ports.json, in words, or None: the file damaged, or the
+    service missing from it or holding other ports than state records."""
+    try:
+        cluster_dir, service = Path(props["clusterDir"]), props["service"]
+    except (KeyError, TypeError):
+        return None
+    try:
+        entry = ports.recorded(cluster_dir, service)
+    except ports.CatalogDamaged as error:
+        return str(error)
+    if entry is None:
+        return f"{cluster_dir / ports.CATALOG} has no entry for {service}"
+    held = props.get("ports")
+    if isinstance(held, Mapping) and {k: int(v) for k, v in held.items()} != entry:
+        return f"{cluster_dir / ports.CATALOG} records other ports for {service} than state"
+    return None
+
+
 class LocalPlacementProvider(PlannedProvider):
     """A directory and a set of leased ports for one service."""
 
@@ -64,16 +83,26 @@ class LocalPlacementProvider(PlannedProvider):
             return f"replace: the service moves to {news['host']}, {where}; the old one is removed first"
         if changed:
             return f"update: lease ports {names(known_or(news['portNames'], []))}, keeping those held"
+        problem = _catalog_problem(olds)
+        if problem:
+            return f"record: {problem}; the ports in state are written back (the service keeps them)"
         return NO_ACTION
 
-    def create(self, props: dict[str, Any]) -> CreateResult:
-        cluster_dir = Path(props["clusterDir"])
-        leased = ports.lease(cluster_dir, props["service"], props["host"], props["portNames"])
-        directory = str(cluster_dir / props["service"])
-        return CreateResult(id_=directory, outs={**props, "ports": leased, "dir": directory})
+    def drifted(self, olds: dict[str, Any], news: dict[str, Any]) -> bool:
+        return _catalog_problem(olds) is not None
 
-    def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        return UpdateResult(outs=self.create(news).outs)
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        return CreateResult(id_=str(Path(props["clusterDir"]) / props["service"]), outs=self._lease(props, None))
+
+    def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        return UpdateResult(outs=self._lease(news, olds.get("ports")))
+
+    @staticmethod
+    def _lease(props: dict[str, Any], known: dict[str, Any] | None) -> dict[str, Any]:
+        cluster_dir = Path(props["clusterDir"])
+        leased = ports.lease(cluster_dir, props["service"], props["host"], props["portNames"],
+                             known={k: int(v) for k, v in (known or {}).items()})
+        return {**props, "ports": leased, "dir": str(cluster_dir / props["service"])}
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         return ReadResult(id_=id_, outs=props)
@@ -113,6 +142,34 @@ def _placement_replaces(olds: Mapping[str, Any], news: Mapping[str, Any]) -> lis
     new_dir = placement.get("dir") if isinstance(placement, Mapping) else None
     changed = not is_known(new_dir) or (olds.get("placement") or {}).get("dir") != new_dir
     return ["placement"] if changed else []
+
+
+# A service's config file that no longer holds what replstack wrote (edited by hand, damaged): it is drift,
+# since the service would not start from it after its next restart.
+CONFIG_REWRITE = ("rewrite: {file} on disk differs from what replstack wrote (edited or damaged); it is written "
+                  "again (the running process read the good one: no restart)")
+
+
+def _config_intact(path: str | None, expected: Any) -> bool:
+    """Whether the config file at ``path`` holds ``expected``; unknown or unreadable counts as intact (nothing
+    to say), a missing or different file does not."""
+    if not path or not isinstance(expected, str):
+        return True
+    return LocalHost().read_file(path) == expected
+
+
+def _mariadb_config_path(props: Mapping[str, Any]) -> str | None:
+    try:
+        return node_paths(Placement.from_output(props["placement"])).config
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def _haproxy_config_path(props: Mapping[str, Any]) -> str | None:
+    try:
+        return haproxy_paths(Placement.from_output(props["placement"])).config
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 def _restart_lock(props: Mapping[str, Any]) -> str:
@@ -170,6 +227,8 @@ class LocalDatabaseProvider(PlannedProvider):
         if not self._alive(olds):
             words.append("start: mariadbd is not running; it is started with its config and must replicate "
                          "again before the update ends")
+        elif not _config_intact(_mariadb_config_path(olds), olds.get("config")):
+            words.append(CONFIG_REWRITE.format(file="my.cnf"))
         else:
             restart = self._restart_reasons(olds, news)
             if restart:
@@ -219,7 +278,8 @@ class LocalDatabaseProvider(PlannedProvider):
             return False
 
     def drifted(self, olds: dict[str, Any], news: dict[str, Any]) -> bool:
-        return not olds.get("running", False) or "generation" not in olds
+        return not olds.get("running", False) or "generation" not in olds or not olds.get("configIntact", True) \
+            or not _config_intact(_mariadb_config_path(olds), olds.get("config"))
 
     def diff(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         result = super().diff(id_, olds, news)
@@ -267,7 +327,8 @@ class LocalDatabaseProvider(PlannedProvider):
             return ReadResult(id_=id_, outs={**props, "pid": None, "running": False, "installed": False})
         pid = server.running_pid(props.get("pid"))
         return ReadResult(id_=id_, outs={**props, "pid": pid, "running": pid is not None,
-                                         "installed": server.is_installed()})
+                                         "installed": server.is_installed(),
+                                         "configIntact": _config_intact(server.paths.config, props.get("config"))})
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
         server = _mariadb(props)
@@ -279,7 +340,7 @@ class LocalDatabaseProvider(PlannedProvider):
         placement = props["placement"]
         return {**props, "pid": pid, "running": True, "installed": True, "host": placement["host"],
                 "port": placement["ports"]["mysql"], "version": server.server_version(),
-                "generation": props.get("generation", 1)}
+                "generation": props.get("generation", 1), "configIntact": True}
 
 
 class LocalDatabase(Resource, module="replstack/local", name="MariaDBServer"):
@@ -334,6 +395,8 @@ class LocalHAProxyProvider(PlannedProvider):
             return "replace: the proxy moves to a new directory; the old one is stopped and removed first"
         if not self._alive(olds):
             return "start: HAProxy is not running; it is started with its config"
+        if not changed and not _config_intact(_haproxy_config_path(olds), olds.get("config")):
+            return CONFIG_REWRITE.format(file="haproxy.cfg")
         if changed:
             routing = _routing_words(olds, news)
             return "reload (soft, open connections are kept): " + ("; ".join(routing) or "its config changes")
@@ -351,7 +414,8 @@ class LocalHAProxyProvider(PlannedProvider):
             return False
 
     def drifted(self, olds: dict[str, Any], news: dict[str, Any]) -> bool:
-        return not olds.get("running", False) or "generation" not in olds
+        return not olds.get("running", False) or "generation" not in olds \
+            or not _config_intact(_haproxy_config_path(olds), olds.get("config"))
 
     def diff(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         result = super().diff(id_, olds, news)
@@ -370,6 +434,8 @@ class LocalHAProxyProvider(PlannedProvider):
         if pid is None or changed_keys(olds, news, self.compared):
             proxy.write_config(news["config"])
             pid = proxy.reload(news["startTimeout"])
+        elif not _config_intact(proxy.paths.config, news["config"]):
+            proxy.write_config(news["config"])  # the running proxy read the good one: no reload
         return UpdateResult(outs=self._outs(news, pid))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:

@@ -24,13 +24,42 @@ class NoFreePort(RuntimeError):
     pass
 
 
+class CatalogDamaged(RuntimeError):
+    """ports.json cannot be read; the message names the file and the reason."""
+
+
+def _read(path: Path) -> dict[str, dict[str, int]]:
+    """The catalog in ``path`` (empty when there is none); raises CatalogDamaged naming the file."""
+    if not path.exists():
+        return {}
+    try:
+        catalog = json.loads(path.read_text())
+    except ValueError as error:
+        raise CatalogDamaged(f"{path} is not valid JSON ({error})") from None
+    if not isinstance(catalog, dict) or not all(
+            isinstance(ports, dict) and all(isinstance(p, int) for p in ports.values()) for ports in catalog.values()):
+        raise CatalogDamaged(f"{path} does not map services to their ports")
+    return catalog
+
+
+def recorded(cluster_dir: Path, service: str) -> dict[str, int] | None:
+    """The ports the catalog holds for ``service`` (None when it holds none); raises CatalogDamaged."""
+    return _read(cluster_dir / CATALOG).get(service)
+
+
 @contextlib.contextmanager
 def _locked_catalog(cluster_dir: Path) -> Iterator[dict[str, dict[str, int]]]:
+    """The catalog under its lock. A damaged one is moved aside (``ports.json.damaged``) and the catalog starts
+    empty: every placement writes its recorded ports back into it on its next update (see ``lease``)."""
     cluster_dir.mkdir(parents=True, exist_ok=True)
     with open(cluster_dir / LOCK, "w", encoding="utf-8") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         path = cluster_dir / CATALOG
-        catalog = json.loads(path.read_text()) if path.exists() else {}
+        try:
+            catalog = _read(path)
+        except CatalogDamaged:
+            path.replace(path.with_name(CATALOG + ".damaged"))
+            catalog = {}
         yield catalog
         if catalog:
             tmp = path.with_suffix(".tmp")
@@ -51,10 +80,11 @@ def _bindable(host: str, port: int) -> bool:
 
 
 def lease(cluster_dir: Path, service: str, host: str, names: Sequence[str],
-          port_range: tuple[int, int] = DEFAULT_RANGE) -> dict[str, int]:
-    """The ports of ``service`` by name: those it already holds are kept, missing names get new ones."""
+          port_range: tuple[int, int] = DEFAULT_RANGE, known: dict[str, int] | None = None) -> dict[str, int]:
+    """The ports of ``service`` by name: those it already holds are kept, missing names get new ones. ``known``
+    are the ports state records for it: they are taken back when the catalog lost them (damaged, removed)."""
     with _locked_catalog(cluster_dir) as catalog:
-        held = dict(catalog.get(service, {}))
+        held = dict(catalog.get(service) or {name: int(port) for name, port in (known or {}).items()})
         taken = {port for svc, ports in catalog.items() if svc != service for port in ports.values()}
         taken |= set(held.values())
         rng = random.Random()

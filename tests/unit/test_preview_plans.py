@@ -56,6 +56,8 @@ def test_database_plans_live_and_restart_changes_in_words(tmp_path):
     provider = LocalDatabaseProvider()
     provider._alive = staticmethod(lambda olds: True)  # a running server, without starting one
     old = {**database(tmp_path), "generation": 2}
+    (tmp_path / "db2").mkdir()
+    (tmp_path / "db2" / "my.cnf").write_text(old["config"])  # the config replstack wrote, intact
     live = provider.check(old, database(tmp_path, settings={**old["settings"], "max_connections": "1500"}))
     assert live.inputs[PLANNED_ACTION] == "live: SET GLOBAL max_connections = 1500 (no restart)"
     assert live.inputs["generation"] == 2, "a live change restarts nothing"
@@ -66,6 +68,10 @@ def test_database_plans_live_and_restart_changes_in_words(tmp_path):
     same = provider.check(old, database(tmp_path))
     assert same.inputs[PLANNED_ACTION] == NO_ACTION and same.inputs["generation"] == 2
     assert provider.diff("id", {**old, "running": True}, same.inputs).changes is False
+    (tmp_path / "db2" / "my.cnf").write_text("[mariadbd]\nskip-grant-tables\n")
+    damaged = provider.check(old, database(tmp_path))
+    assert damaged.inputs[PLANNED_ACTION].startswith("rewrite: my.cnf on disk differs from what replstack wrote")
+    assert provider.diff("id", {**old, "running": True}, damaged.inputs).changes is True
 
 
 def test_dead_database_is_planned_as_a_start(tmp_path):
