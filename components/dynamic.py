@@ -96,8 +96,11 @@ class PlannedProvider(ResourceProvider):
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         changed = changed_keys(olds, news, self.compared)
         replaces = [key for key in changed if key in self.replaced_by]
+        # A planned action counts when check just made it; the engine also diffs stored inputs against stored
+        # outputs (a refresh does), where the last action is still recorded and means nothing new.
         planned = news.get(PLANNED_ACTION, NO_ACTION)
-        changes = bool(changed) or planned != NO_ACTION or self.drifted(olds, news)
+        fresh_plan = planned != NO_ACTION and planned != olds.get(PLANNED_ACTION)
+        changes = bool(changed) or fresh_plan or self.drifted(olds, news)
         return DiffResult(changes=changes, replaces=replaces, delete_before_replace=True)
 
     # -- what subclasses say ----------------------------------------------------------------------------------

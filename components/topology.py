@@ -133,6 +133,11 @@ class ReplicationTopologyProvider(PlannedProvider):
             words += self._repairs(olds, news)
         return "; ".join(words) or NO_ACTION
 
+    def drifted(self, olds: dict[str, Any], news: dict[str, Any]) -> bool:
+        """A replica found not replicating now needs the update, even when the same repair was planned last
+        time."""
+        return bool(self._repairs(olds, news))
+
     @staticmethod
     def _repairs(olds: dict[str, Any], news: dict[str, Any]) -> list[str]:
         """What a look at the live nodes finds to repair (a replica whose replication stopped), so the preview
