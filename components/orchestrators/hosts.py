@@ -13,8 +13,11 @@ import signal
 import socket
 import subprocess
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import ContextManager, Iterator, Protocol, Sequence
+
+import psutil
 
 
 # What services and the commands run for them create (datadirs, binary and relay logs, master.info, sockets,
@@ -23,6 +26,22 @@ SERVICE_UMASK = 0o077
 # mariadbd sets its own umask from these (its default makes files 0660, master.info with the replication
 # password included).
 SERVICE_FILE_MODES = {"UMASK": "0600", "UMASK_DIR": "0700"}
+
+
+@dataclass(frozen=True)
+class PortHolder:
+    """Who listens on a port: its pid and name when visible."""
+
+    pid: int | None
+    name: str
+    cmdline: str
+
+    def __str__(self) -> str:
+        return f"pid {self.pid} ({self.name})" if self.pid else self.name
+
+    def runs_from(self, directory: str) -> bool:
+        """Whether it is a service started from a config under ``directory``."""
+        return directory.rstrip("/") + "/" in self.cmdline
 
 
 class CommandFailed(RuntimeError):
@@ -53,6 +72,8 @@ class Host(Protocol):
     def exclusive(self, lock_path: str) -> ContextManager[None]: ...
 
     def unix_request(self, path: str, data: bytes, *, timeout: float = 3.0) -> bytes: ...
+
+    def port_holder(self, address: str, port: int) -> PortHolder | None: ...
 
     def processes_under(self, directory: str) -> list[int]: ...
 
@@ -146,6 +167,26 @@ class LocalHost:
                 yield
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def port_holder(self, address: str, port: int) -> PortHolder | None:
+        """None when ``address:port`` can be bound now; else the process that listens on it, as far as this
+        account can see."""
+        family = socket.AF_INET6 if ":" in address else socket.AF_INET
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            try:
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                probe.bind((address, int(port)))
+                return None
+            except OSError:
+                pass
+        for conn in psutil.net_connections(kind="inet"):
+            if conn.status == psutil.CONN_LISTEN and conn.laddr and conn.laddr.port == int(port) and conn.pid:
+                try:
+                    proc = psutil.Process(conn.pid)
+                    return PortHolder(conn.pid, proc.name(), " ".join(proc.cmdline()))
+                except psutil.NoSuchProcess:
+                    continue
+        return PortHolder(None, "another process", "")
 
     def unix_request(self, path: str, data: bytes, *, timeout: float = 3.0) -> bytes:
         """Sends ``data`` to the unix socket ``path`` on this host and returns everything it answers until it

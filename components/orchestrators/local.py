@@ -68,6 +68,26 @@ def _catalog_problem(props: Mapping[str, Any]) -> str | None:
     return None
 
 
+def _taken_ports(props: Mapping[str, Any]) -> dict[str, tuple[int, str]]:
+    """The service's ports (from state) that a process other than the service itself holds, by name:
+    {name: (port, who)}. Its own running service holding them is what should be."""
+    held, host = props.get("ports"), props.get("host")
+    service_dir = str(Path(props.get("clusterDir", "/nonexistent")) / str(props.get("service")))
+    if not isinstance(held, Mapping):  # check sees inputs only: the catalog says which ports the service holds
+        try:
+            held = ports.recorded(Path(props.get("clusterDir", "/nonexistent")), str(props.get("service")))
+        except ports.CatalogDamaged:
+            held = None
+    if not isinstance(held, Mapping) or not isinstance(host, str):
+        return {}
+    taken = {}
+    for name, port in held.items():
+        holder = LocalHost().port_holder(host, int(port))
+        if holder is not None and not holder.runs_from(service_dir):
+            taken[name] = (int(port), str(holder))
+    return taken
+
+
 class LocalPlacementProvider(PlannedProvider):
     """A directory and a set of leased ports for one service."""
 
@@ -83,25 +103,29 @@ class LocalPlacementProvider(PlannedProvider):
             return f"replace: the service moves to {news['host']}, {where}; the old one is removed first"
         if changed:
             return f"update: lease ports {names(known_or(news['portNames'], []))}, keeping those held"
+        taken = _taken_ports(olds)
+        if taken:
+            return "re-lease: " + "; ".join(f"port {port} ({name}) is taken by {holder}" for name, (port, holder)
+                                            in sorted(taken.items())) + "; the service gets a new port and restarts"
         problem = _catalog_problem(olds)
         if problem:
             return f"record: {problem}; the ports in state are written back (the service keeps them)"
         return NO_ACTION
 
     def drifted(self, olds: dict[str, Any], news: dict[str, Any]) -> bool:
-        return _catalog_problem(olds) is not None
+        return _catalog_problem(olds) is not None or bool(_taken_ports(olds))
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         return CreateResult(id_=str(Path(props["clusterDir"]) / props["service"]), outs=self._lease(props, None))
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        return UpdateResult(outs=self._lease(news, olds.get("ports")))
+        return UpdateResult(outs=self._lease(news, olds.get("ports"), renew=list(_taken_ports(olds))))
 
     @staticmethod
-    def _lease(props: dict[str, Any], known: dict[str, Any] | None) -> dict[str, Any]:
+    def _lease(props: dict[str, Any], known: dict[str, Any] | None, renew: list[str] = ()) -> dict[str, Any]:
         cluster_dir = Path(props["clusterDir"])
         leased = ports.lease(cluster_dir, props["service"], props["host"], props["portNames"],
-                             known={k: int(v) for k, v in (known or {}).items()})
+                             known={k: int(v) for k, v in (known or {}).items()}, renew=renew)
         return {**props, "ports": leased, "dir": str(cluster_dir / props["service"])}
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
@@ -170,6 +194,21 @@ def _haproxy_config_path(props: Mapping[str, Any]) -> str | None:
         return haproxy_paths(Placement.from_output(props["placement"])).config
     except (KeyError, TypeError, ValueError):
         return None
+
+
+class PortTaken(RuntimeError):
+    """A service's port is held by another program."""
+
+
+def _ensure_ports_free(props: Mapping[str, Any]) -> None:
+    """Before a service starts: every port of its placement can be bound, or one line naming the port and who
+    holds it (the next ``up`` leases another one, see the placement's plan)."""
+    placement = props["placement"]
+    for name, port in sorted(placement["ports"].items()):
+        holder = LocalHost().port_holder(placement["host"], int(port))
+        if holder is not None and not holder.runs_from(placement["dir"]):
+            raise PortTaken(f"port {int(port)} ({name}) on {placement['host']} is taken by {holder}; run `up` again "
+                            "to lease another port, or stop that program")
 
 
 def _restart_lock(props: Mapping[str, Any]) -> str:
@@ -253,7 +292,7 @@ class LocalDatabaseProvider(PlannedProvider):
 
     @staticmethod
     def _restart_reasons(olds: dict[str, Any], news: dict[str, Any]) -> list[str]:
-        reasons = [key for key in changed_keys(olds, news, ("placement", "binaries"))]
+        reasons = [{"placement": "its port"}.get(key, key) for key in changed_keys(olds, news, ("placement", "binaries"))]
         if is_known(news.get("settings")):
             _, restart = split_changes(olds.get("settings") or {}, news["settings"])
             reasons += sorted(restart)
@@ -296,6 +335,8 @@ class LocalDatabaseProvider(PlannedProvider):
             running = None
         server.write_config(props["config"])
         server.install()
+        if not running:
+            _ensure_ports_free(props)
         pid = running or server.start(props["startTimeout"])
         server.secure(props["rootUser"], props["rootPassword"])
         return CreateResult(id_=server.paths.dir, outs=self._outs(props, server, pid))
@@ -309,6 +350,7 @@ class LocalDatabaseProvider(PlannedProvider):
             # A datadir removed by hand (a replica being re-seeded) is installed again, root account included.
             fresh = not server.is_installed()
             server.install()
+            _ensure_ports_free(news)
             pid = server.start(news["startTimeout"])
             server.wait_replication_resumed(news["startTimeout"])
         else:
@@ -424,6 +466,8 @@ class LocalHAProxyProvider(PlannedProvider):
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         proxy = _haproxy(props)
+        if not proxy.is_running():
+            _ensure_ports_free(props)
         proxy.write_config(props["config"])
         pid = proxy.reload(props["startTimeout"]) if proxy.is_running() else proxy.start(props["startTimeout"])
         return CreateResult(id_=proxy.paths.dir, outs=self._outs(props, pid))

@@ -80,11 +80,15 @@ def _bindable(host: str, port: int) -> bool:
 
 
 def lease(cluster_dir: Path, service: str, host: str, names: Sequence[str],
-          port_range: tuple[int, int] = DEFAULT_RANGE, known: dict[str, int] | None = None) -> dict[str, int]:
+          port_range: tuple[int, int] = DEFAULT_RANGE, known: dict[str, int] | None = None,
+          renew: Sequence[str] = ()) -> dict[str, int]:
     """The ports of ``service`` by name: those it already holds are kept, missing names get new ones. ``known``
-    are the ports state records for it: they are taken back when the catalog lost them (damaged, removed)."""
+    are the ports state records for it: they are taken back when the catalog lost them (damaged, removed).
+    The names in ``renew`` get new ports (their old ones were taken by another program)."""
     with _locked_catalog(cluster_dir) as catalog:
         held = dict(catalog.get(service) or {name: int(port) for name, port in (known or {}).items()})
+        for name in renew:
+            held.pop(name, None)
         taken = {port for svc, ports in catalog.items() if svc != service for port in ports.values()}
         taken |= set(held.values())
         rng = random.Random()

@@ -3,10 +3,12 @@ lost, and two checkouts that share a stack name and a baseDir. Real mariadbd and
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -173,5 +175,74 @@ def test_up_killed_mid_run_is_repaired_and_converges(tmp_path, progress_lines):
         assert processes_under(stack.data_dir) == []
         assert not cluster_dir(stack).exists()
     finally:
+        cleanup(stack)
+        kill_processes_under(tmp_path)
+
+
+def test_damaged_config_files_and_port_catalog_are_drift_that_up_repairs(tmp_path):
+    stack = cli_stack(tmp_path, cluster_config(tmp_path / "data", nodes=2))
+    try:
+        stack.up().ok()
+        base = cluster_dir(stack)
+        pids = {name: int(stack.state(name)["pid"]) for name in ("db1", "db2")}
+        (base / "db2" / "my.cnf").write_text("[mariadbd]\nskip-grant-tables\n")
+        (base / "haproxy1" / "haproxy.cfg").write_text("garbage\n")
+        preview = stack.preview_diff().ok().output
+        assert "rewrite: my.cnf on disk differs from what replstack wrote" in preview
+        assert "rewrite: haproxy.cfg on disk differs" in preview and "Traceback" not in preview
+        stack.up().ok()
+        stack.expect_no_changes().ok()
+        assert (base / "db2" / "my.cnf").read_text() == stack.state("db2")["config"]
+        assert (base / "haproxy1" / "haproxy.cfg").read_text() == stack.state("haproxy1")["config"]
+
+        catalog = (base / "ports.json").read_text()
+        (base / "ports.json").write_text("{not json")
+        preview = stack.preview_diff().ok().output
+        assert "Traceback" not in preview and "JSONDecodeError" not in preview
+        assert "ports.json is not valid JSON" in preview and "the ports in state are written back" in preview
+        stack.up().ok()
+        stack.expect_no_changes().ok()
+        assert json.loads((base / "ports.json").read_text()) == json.loads(catalog), "rebuilt from state"
+        assert (base / "ports.json.damaged").read_text() == "{not json"
+        assert {name: int(stack.state(name)["pid"]) for name in pids} == pids, "nothing restarted"
+    finally:
+        cleanup(stack)
+        kill_processes_under(tmp_path)
+
+
+def test_a_port_taken_by_another_program_is_named_and_leased_anew(tmp_path):
+    stack = cli_stack(tmp_path, cluster_config(tmp_path / "data", nodes=1, proxies=[]))
+    squatter = socket.socket()
+    try:
+        stack.up().ok()
+        node = stack.outputs()["nodes"][0]
+        old_pid = int(stack.state("db1")["pid"])
+        os.kill(old_pid, signal.SIGKILL)
+        wait_until(lambda: not alive(old_pid), timeout=10, what="the killed mariadbd to go")
+        squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+
+        def take_port() -> bool:
+            try:
+                squatter.bind((node["host"], node["port"]))
+            except OSError:
+                return False
+            return True
+
+        wait_until(take_port, timeout=30, what=f"port {node['port']} to be free for the squatter")
+        squatter.listen()
+
+        preview = stack.preview_diff("--refresh").ok().output
+        assert f"re-lease: port {node['port']} (mysql) is taken by pid {os.getpid()}" in preview
+        assert "start: mariadbd is not running" in preview and "Traceback" not in preview
+        stack.up("--refresh").ok()
+        stack.expect_no_changes().ok()
+        moved = stack.outputs()["nodes"][0]
+        assert moved["port"] != node["port"]
+        with pymysql.connect(host=moved["host"], port=moved["port"], user="root",
+                             password=stack.outputs()["rootPassword"]) as conn, conn.cursor() as cur:
+            cur.execute("SELECT @@port")
+            assert cur.fetchone()[0] == moved["port"]
+    finally:
+        squatter.close()
         cleanup(stack)
         kill_processes_under(tmp_path)
