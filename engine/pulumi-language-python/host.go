@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 
 	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
 	"google.golang.org/grpc"
@@ -24,6 +25,10 @@ const userErrorShown = 32
 // executorName is the script, installed next to this binary, that runs a program inside the Pulumi runtime.
 const executorName = "pulumi-language-python-exec"
 
+// runtimeModuleName is the Python module, installed next to this binary, that the executor imports and that
+// runs policy packs (see replstack_runtime.py).
+const runtimeModuleName = "replstack_runtime.py"
+
 // pythonHost serves the LanguageRuntime service for Python projects.
 type pythonHost struct {
 	pulumirpc.UnimplementedLanguageRuntimeServer
@@ -31,15 +36,27 @@ type pythonHost struct {
 	engineAddress string
 	executor      string
 
-	mu      sync.Mutex
-	running map[*exec.Cmd]struct{}
+	mu       sync.Mutex
+	running  map[*exec.Cmd]*runState
+	stopping bool // set once the host stops: nothing new starts
+}
+
+// runState is what the host knows of one process it runs.
+type runState struct {
+	cancelled bool // the engine cancelled the run while the process ran
 }
 
 func newPythonHost(engineAddress, executor string) *pythonHost {
-	return &pythonHost{engineAddress: engineAddress, executor: executor, running: map[*exec.Cmd]struct{}{}}
+	return &pythonHost{engineAddress: engineAddress, executor: executor, running: map[*exec.Cmd]*runState{}}
 }
 
-// findExecutor locates the executor beside the (symlink-resolved) host binary, where the setup installs both.
+// runtimeModule is the path of replstack_runtime.py, beside the executor.
+func (h *pythonHost) runtimeModule() string {
+	return filepath.Join(filepath.Dir(h.executor), runtimeModuleName)
+}
+
+// findExecutor locates the executor beside the (symlink-resolved) host binary, where the setup installs it,
+// with the runtime module it imports.
 func findExecutor() (string, error) {
 	self, err := os.Executable()
 	if err != nil {
@@ -49,8 +66,10 @@ func findExecutor() (string, error) {
 		self = resolved
 	}
 	executor := filepath.Join(filepath.Dir(self), executorName)
-	if _, err := os.Stat(executor); err != nil {
-		return "", fmt.Errorf("missing executor %s: run the project's setup again", executor)
+	for _, path := range []string{executor, filepath.Join(filepath.Dir(self), runtimeModuleName)} {
+		if _, err := os.Stat(path); err != nil {
+			return "", fmt.Errorf("missing %s: run the project's setup again", path)
+		}
 	}
 	return executor, nil
 }
@@ -83,7 +102,8 @@ func (h *pythonHost) GetRequiredPackages(
 	return &pulumirpc.GetRequiredPackagesResponse{}, nil
 }
 
-// Run executes the program through the executor and maps its exit status onto the engine's contract.
+// Run executes the program through the executor and maps its exit status onto the engine's contract. A run the
+// engine cancelled bails: the engine reports the cancellation itself.
 func (h *pythonHost) Run(ctx context.Context, req *pulumirpc.RunRequest) (*pulumirpc.RunResponse, error) {
 	info := req.GetInfo()
 	env, err := resolvePython(info)
@@ -123,7 +143,11 @@ func (h *pythonHost) Run(ctx context.Context, req *pulumirpc.RunRequest) (*pulum
 	cmd.Stdout = os.Stdout
 	cmd.Stderr = os.Stderr
 
-	if err := h.runTracked(cmd); err != nil {
+	cancelled, err := h.runTracked(ctx, cmd)
+	if cancelled {
+		return &pulumirpc.RunResponse{Bail: true}, nil
+	}
+	if err != nil {
 		var exitErr *exec.ExitError
 		if errors.As(err, &exitErr) {
 			if exitErr.ExitCode() == userErrorShown {
@@ -139,7 +163,8 @@ func (h *pythonHost) Run(ctx context.Context, req *pulumirpc.RunRequest) (*pulum
 }
 
 // RunPlugin runs a plugin written in Python. Policy packs are the one kind the engine asks this of: it runs
-// `python -m pulumi.policy ENGINE PACK_DIR` and streams the output back, the port line first.
+// `python replstack_runtime.py policy ENGINE PACK_DIR` (the SDK's pulumi.policy module, ending with this host)
+// and streams the output back, the port line first. The pack stops when the engine ends the stream.
 func (h *pythonHost) RunPlugin(
 	req *pulumirpc.RunPluginRequest, stream grpc.ServerStreamingServer[pulumirpc.RunPluginResponse],
 ) error {
@@ -152,7 +177,7 @@ func (h *pythonHost) RunPlugin(
 		return err
 	}
 
-	args := append([]string{"-u", "-m", "pulumi.policy"}, req.GetArgs()...)
+	args := append([]string{"-u", h.runtimeModule(), "policy"}, req.GetArgs()...)
 	args = append(args, programPath(info))
 	cmd := exec.Command(env.python, args...) //nolint:gosec // the interpreter comes from the pack's settings
 	cmd.Dir = req.GetPwd()
@@ -165,7 +190,7 @@ func (h *pythonHost) RunPlugin(
 	}}
 
 	code := 0
-	if err := h.runTracked(cmd); err != nil {
+	if _, err := h.runTracked(stream.Context(), cmd); err != nil {
 		var exitErr *exec.ExitError
 		if !errors.As(err, &exitErr) {
 			return fmt.Errorf("could not run the policy pack with %s: %w", env.python, err)
@@ -230,32 +255,54 @@ func (h *pythonHost) GetProgramDependencies(
 	return &pulumirpc.GetProgramDependenciesResponse{Dependencies: deps}, nil
 }
 
-// Cancel stops every program or plugin this host started, so that a cancelled update does not leave Python
-// processes behind.
+// Cancel stops every program or plugin this host runs (SIGTERM, which the executor answers by exiting at once
+// and without a traceback), so that a cancelled update stops promptly and leaves no Python process behind.
 func (h *pythonHost) Cancel(context.Context, *emptypb.Empty) (*emptypb.Empty, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	for cmd := range h.running {
-		if cmd.Process != nil {
-			_ = cmd.Process.Signal(os.Interrupt)
-		}
+	for cmd, state := range h.running {
+		state.cancelled = true
+		signalGroup(cmd, syscall.SIGTERM)
 	}
 	return &emptypb.Empty{}, nil
 }
 
-func (h *pythonHost) runTracked(cmd *exec.Cmd) error {
-	if err := cmd.Start(); err != nil {
-		return err
-	}
+// stopAll kills every process group this host started and refuses to start more: the host is going away.
+func (h *pythonHost) stopAll() {
 	h.mu.Lock()
-	h.running[cmd] = struct{}{}
-	h.mu.Unlock()
-	defer func() {
-		h.mu.Lock()
-		delete(h.running, cmd)
+	defer h.mu.Unlock()
+	h.stopping = true
+	for cmd := range h.running {
+		signalGroup(cmd, syscall.SIGKILL)
+	}
+}
+
+// runTracked runs cmd in its own process group until it exits, killing the group if ctx ends first (the engine
+// gave up on the call), and says whether the engine cancelled the run meanwhile.
+func (h *pythonHost) runTracked(ctx context.Context, cmd *exec.Cmd) (cancelled bool, err error) {
+	ownProcessGroup(cmd)
+	state := &runState{}
+	h.mu.Lock()
+	if h.stopping {
 		h.mu.Unlock()
-	}()
-	return cmd.Wait()
+		return false, errors.New("the language host is stopping")
+	}
+	if err := cmd.Start(); err != nil {
+		h.mu.Unlock()
+		return false, err
+	}
+	h.running[cmd] = state
+	h.mu.Unlock()
+
+	stopOnDone := context.AfterFunc(ctx, func() { signalGroup(cmd, syscall.SIGKILL) })
+	err = cmd.Wait()
+	stopOnDone()
+
+	h.mu.Lock()
+	delete(h.running, cmd)
+	cancelled = state.cancelled
+	h.mu.Unlock()
+	return cancelled, err
 }
 
 // programPath is the program to run: the entry point inside the program directory ("." means the directory

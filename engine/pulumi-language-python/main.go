@@ -7,13 +7,16 @@
 // needs: running programs, running policy packs (RunPlugin), reporting its version and dependencies.
 //
 // The engine starts it as `pulumi-language-python [flags] ENGINE_ADDRESS`; it prints the port of its gRPC
-// server on stdout and serves until the engine closes it.
+// server on stdout and serves until the engine closes it (SIGINT to its process group) or dies: the host
+// watches its parent and, when it is gone, stops every process it started and exits.
 package main
 
 import (
 	"fmt"
 	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/util/rpcutil"
 	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
@@ -32,6 +35,20 @@ func main() {
 	}
 
 	host := newPythonHost(engineAddress, executor)
+
+	// Closed by the engine (SIGINT) or gone with it: the programs and policy packs this host started end too.
+	stop := make(chan os.Signal, 1)
+	signal.Notify(stop, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-stop
+		host.stopAll()
+		os.Exit(0)
+	}()
+	watchParent(parentPollInterval, func() {
+		host.stopAll()
+		os.Exit(parentGoneExitCode)
+	})
+
 	cancel := make(chan bool)
 	handle, err := rpcutil.ServeWithOptions(rpcutil.ServeOptions{
 		Cancel: cancel,

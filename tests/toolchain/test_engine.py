@@ -32,6 +32,7 @@ def test_language_host_reports_the_pinned_version(tmp_path):
     assert host.is_file() and os.access(host, os.X_OK)
     assert (host.parent / "pulumi-language-python-exec").is_file()
     assert (host.parent / "pulumi-resource-pulumi-python").is_file()
+    assert (host.parent / "replstack_runtime.py").is_file()
 
 
 LIFECYCLE = r"""
