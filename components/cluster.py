@@ -40,7 +40,8 @@ class Node:
     @property
     def admin_endpoint(self) -> pulumi.Output[dict[str, Any]]:
         """The node as the bootstrap steps reach it: its address and its socket."""
-        return pulumi.Output.all(self.endpoint, self.socket).apply(lambda v: {**v[0], "socket": v[1]})
+        return pulumi.Output.all(self.endpoint, self.socket).apply(
+            lambda v: {**v[0], "socket": v[1], **_access(self.service)})
 
     @property
     def instance(self) -> dict[str, Any]:
@@ -49,7 +50,7 @@ class Node:
         name and address stay known while a restarting node's generation is not."""
         return {"name": self.name, "host": self.service.host,
                 "port": self.service.ports.apply(lambda p: int(p["mysql"])), "socket": self.socket,
-                "generation": self.service.generation}
+                "generation": self.service.generation, **_access(self.service)}
 
 
 class ReplicationCluster(pulumi.ComponentResource):
@@ -154,7 +155,7 @@ class ReplicationCluster(pulumi.ComponentResource):
         services = [service for _, service in proxies]
         return ProxySync("proxy-sync", {
             "proxies": [{"name": proxy.name, "transport": self.orchestrator.transport,
-                         "socket": self._proxy_sockets[proxy.name]} for proxy, _ in proxies],
+                         "socket": self._proxy_sockets[proxy.name], **_access(service)} for proxy, service in proxies],
             "primary": self.primary,
             "replicas": [n.name for n in db_nodes if n.role == "replica"],
             "generations": [n.service.generation for n in db_nodes] + [s.generation for s in services],
@@ -197,6 +198,12 @@ class ReplicationCluster(pulumi.ComponentResource):
         reader = next((n for n in nodes if n.role == "replica"), primary)
         return (primary.endpoint.apply(lambda e: _address(e["host"], e["port"])),
                 reader.endpoint.apply(lambda e: _address(e["host"], e["port"])))
+
+
+def _access(service: PlacedService) -> dict[str, Any]:
+    """``{"access": ...}`` for a service on a host the engine reaches through a control channel, else nothing
+    (so that services of the local backend keep the inputs they always had)."""
+    return {"access": service.access} if service.access is not None else {}
 
 
 def _address(host: str, port: float | int) -> str:

@@ -11,7 +11,7 @@ from pulumi.dynamic import CreateResult, ReadResult, Resource, UpdateResult
 
 from components.configurator.haproxy import READ_BACKEND, WRITE_BACKEND
 from components.dynamic import NO_ACTION, PlannedProvider, differs, is_known, names, resource_options
-from components.orchestrators.hosts import transport
+from components.orchestrators.hosts import host_for, transport
 from components.proxies.haproxy_runtime import server_statuses
 from components.waiting import WaitTimeout, wait_until
 
@@ -22,7 +22,7 @@ class ProxySyncError(RuntimeError):
 
 def _routing_gaps(proxy: dict[str, Any], primary: str, readers: list[str]) -> list[str]:
     """What is not yet as expected on one proxy, in words; empty when it routes as the topology says."""
-    host = transport(proxy.get("transport", "local"))
+    host = host_for(proxy["access"]) if proxy.get("access") else transport(proxy.get("transport", "local"))
     statuses = {(s.backend, s.server): s for s in server_statuses(host, proxy["socket"])}
     gaps = []
     for backend, server in [(WRITE_BACKEND, primary)] + [(READ_BACKEND, r) for r in readers]:

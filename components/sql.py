@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Iterator, Mapping
 
 import pymysql
@@ -20,22 +20,31 @@ class Endpoint:
     user: str
     password: str = ""
     unix_socket: str | None = None
+    # How the engine reaches the server's host (the control channel): None for this machine, else the
+    # backend's access to it (e.g. SSH), over which the connection is forwarded.
+    access: Mapping[str, Any] | None = field(default=None, compare=False, repr=False)
 
     def describe(self) -> str:
         return self.unix_socket or f"{self.host}:{self.port}"
 
     @classmethod
     def of_node(cls, node: Mapping[str, Any], user: str, password: str) -> "Endpoint":
-        """A node as the bootstrap steps pass it ({name, host, port, ...}; ports from state may be floats)."""
-        return cls(host=node["host"], port=int(node["port"]), user=user, password=password)
+        """A node as the bootstrap steps pass it ({name, host, port, access, ...}; ports from state may be
+        floats)."""
+        return cls(host=node["host"], port=int(node["port"]), user=user, password=password,
+                   access=node.get("access"))
 
     @classmethod
-    def admin_of_node(cls, node: Mapping[str, Any], os_user: str, user: str, password: str) -> "Endpoint":
+    def admin_of_node(cls, node: Mapping[str, Any], user: str, password: str) -> "Endpoint":
         """How the bootstrap steps administer a node: through its unix socket as the OS account that runs it
-        (unix_socket authentication, no password, not reachable over TCP nor through a proxy). A node recorded
-        by an earlier version, whose socket is not known, is reached over TCP with ``user``/``password``."""
+        on its host (unix_socket authentication, no password, not reachable over TCP nor through a proxy). A
+        node recorded by an earlier version, whose socket is not known, is reached over TCP with
+        ``user``/``password``."""
         if node.get("socket"):
-            return cls(host="localhost", port=0, user=os_user, unix_socket=str(node["socket"]))
+            from components.orchestrators.hosts import host_for
+
+            return cls(host="localhost", port=0, user=host_for(node.get("access")).os_user,
+                       unix_socket=str(node["socket"]), access=node.get("access"))
         return cls.of_node(node, user, password)
 
 
@@ -62,12 +71,29 @@ def quiet_session(conn: "pymysql.connections.Connection", binlog: bool) -> None:
 
 @contextmanager
 def connect(endpoint: Endpoint, *, timeout: float = 5.0) -> Iterator[pymysql.connections.Connection]:
+    """A connection to ``endpoint``, through its host's control channel when the host is not this machine."""
+    if (endpoint.access or {}).get("transport", "local") == "local":
+        with _connect(endpoint, endpoint.host, endpoint.port, endpoint.unix_socket, timeout) as conn:
+            yield conn
+        return
+    from components.orchestrators.hosts import host_for
+
+    host = host_for(endpoint.access)
+    channel = host.forward_unix(endpoint.unix_socket) if endpoint.unix_socket else \
+        host.forward_tcp(endpoint.host, endpoint.port)
+    with channel as (local_host, local_port), _connect(endpoint, local_host, local_port, None, timeout) as conn:
+        yield conn
+
+
+@contextmanager
+def _connect(endpoint: Endpoint, host: str, port: int, unix_socket: str | None,
+             timeout: float) -> Iterator[pymysql.connections.Connection]:
     conn = pymysql.connect(
-        host=endpoint.host,
-        port=endpoint.port,
+        host=host,
+        port=port,
         user=endpoint.user,
         password=endpoint.password,
-        unix_socket=endpoint.unix_socket,
+        unix_socket=unix_socket,
         connect_timeout=timeout,
         read_timeout=max(timeout, 30),
         write_timeout=max(timeout, 30),

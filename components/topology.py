@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
-import getpass
 
 import pulumi
 import pymysql
@@ -52,7 +51,7 @@ class TopologyError(RuntimeError):
 def _endpoint(node: dict[str, Any], props: dict[str, Any]) -> Endpoint:
     """The node's unix socket as the OS account that runs it: the bootstrap steps need privileges (CHANGE MASTER,
     SET GLOBAL read_only, sql_log_bin and sql_log_off) that no network account has."""
-    return Endpoint.admin_of_node(node, getpass.getuser(), props["rootUser"], props["rootPassword"])
+    return Endpoint.admin_of_node(node, props["rootUser"], props["rootPassword"])
 
 
 def _own_gtids(binlog_pos: str, server_id: str) -> str:

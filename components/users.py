@@ -56,7 +56,7 @@ class DatabaseUsersProvider(PlannedProvider):
     def _apply(props: dict[str, Any], previous: dict[str, Any] | None) -> None:
         primary = props["primary"]
         # Over the primary's unix socket as the OS account that runs it; replicated, with password hashes only.
-        endpoint = Endpoint.admin_of_node(primary, getpass.getuser(), props["rootUser"], props["rootPassword"])
+        endpoint = Endpoint.admin_of_node(primary, props["rootUser"], props["rootPassword"])
         monitor = quote_account(props["monitoringUser"], "%")
         hashed = native_password_hash(props["monitoringPassword"])
         with connect(endpoint) as conn:

@@ -34,6 +34,9 @@ class PlacedService:
     # steps that verify replication and routing take it as input, so they check again after any restart, and
     # only then.
     generation: pulumi.Output[Any]
+    # How the engine reaches the service's host for SQL and control sockets (the control channel): None for
+    # this machine, else the backend's access (an SSH host, ...), which the bootstrap steps forward through.
+    access: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,9 @@ class ProxyRequest:
     config: pulumi.Input[str]
     placement: pulumi.Input[Mapping[str, Any]]
     routes: Mapping[str, list[str]]
+    # Files written beside the config, by name (the health-check command and its option file): a secret, since
+    # the option file holds the check account's password.
+    files: pulumi.Input[Mapping[str, str]] | None = None
 
 
 class Orchestrator(abc.ABC):
@@ -68,6 +74,8 @@ class Orchestrator(abc.ABC):
     # How the bootstrap steps reach a service's host (components.orchestrators.hosts.transport): its control
     # sockets are used through it, never through a TCP port.
     transport: str = "local"
+    # The MariaDB command-line client on the proxies' host: the proxies' health checks run it.
+    sql_client: str = "/usr/bin/mariadb"
 
     def __init__(self, cluster: str):
         self.cluster = cluster
@@ -79,7 +87,8 @@ class Orchestrator(abc.ABC):
 
     @abc.abstractmethod
     def proxy_source_hosts(self) -> list[str]:
-        """The addresses proxies connect to the databases from (the health-check account is limited to them)."""
+        """The addresses proxies connect to the databases from, as the servers see them (the health-check
+        account is limited to them)."""
 
     def claim(self, opts: pulumi.ResourceOptions) -> pulumi.Resource | None:
         """The resource that owns everything the backend makes for this cluster, if it has one: created before

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import getpass
 import os
 import shutil
 import signal
@@ -15,7 +16,7 @@ import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ContextManager, Iterator, Protocol, Sequence
+from typing import Any, ContextManager, Iterator, Mapping, Protocol, Sequence
 
 import psutil
 
@@ -51,6 +52,11 @@ class CommandFailed(RuntimeError):
 class Host(Protocol):
     """The operations a service lifecycle needs from the host it runs on."""
 
+    @property
+    def os_user(self) -> str:
+        """The OS account commands run as there (services started by the lifecycles run as it)."""
+        ...
+
     def run(self, argv: Sequence[str], *, timeout: float = 300) -> str: ...
 
     def spawn(self, argv: Sequence[str], *, log_path: str) -> int: ...
@@ -81,6 +87,10 @@ class Host(Protocol):
 class LocalHost:
     """This machine. Detached processes get their own session, so they outlive the Pulumi provider that
     started them and are not in the process group the engine kills when a plugin exits."""
+
+    @property
+    def os_user(self) -> str:
+        return getpass.getuser()
 
     def run(self, argv: Sequence[str], *, timeout: float = 300) -> str:
         proc = subprocess.run(list(argv), stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout,
@@ -204,11 +214,23 @@ class LocalHost:
 
 
 def transport(kind: str) -> Host:
-    """The transport a bootstrap step uses to reach a service's host, by the name its backend gives
-    (``local`` today; ``ssh`` with the onpremise backend)."""
+    """The transport of a service whose state names only its kind (``local``)."""
+    return host_for({"transport": kind})
+
+
+def host_for(access: Mapping[str, Any] | None) -> Host:
+    """The host a service runs on, from the ``access`` its backend put in the service's inputs: none (stacks
+    and services of the local backend) or ``{"transport": "local"}`` is this machine, ``{"transport": "ssh",
+    ...}`` a host reached over SSH (see ``ssh.SshHost``). Every provider and bootstrap step gets its host here,
+    so none of them assumes where a service runs."""
+    kind = (access or {}).get("transport", "local")
     if kind == "local":
         return LocalHost()
-    raise ValueError(f"no host transport named {kind!r}; available: local")
+    if kind == "ssh":
+        from components.orchestrators.ssh import ssh_host
+
+        return ssh_host(access)
+    raise ValueError(f"no host transport named {kind!r}; available: local, ssh")
 
 
 SIGTERM, SIGKILL, SIGUSR1 = signal.SIGTERM, signal.SIGKILL, signal.SIGUSR1

@@ -37,13 +37,14 @@ from components.dynamic import (
 from components.orchestrators import ports
 from components.orchestrators.base import DatabaseRequest, Orchestrator, PlacedService, ProxyRequest
 from components.orchestrators.cluster_owner import LocalClusterOwner
-from components.orchestrators.hosts import LocalHost
+from components.orchestrators.hosts import Host, host_for
+from components.orchestrators.restarts import one_restart_at_a_time
 from components.orchestrators.lifecycle.haproxy import HAProxyProcess
 from components.orchestrators.lifecycle.mariadb import MariaDBBinaries, MariaDBServer
 from components.spec import LocalSpec
 
 
-RESTART_LOCK = ".restart.lock"
+RESTART_LOCK = ".restart.lock"  # the per-host restart lock of earlier versions, removed with the cluster
 # The planned action of a service recorded by a replstack version that kept no generation counter.
 UPGRADE = "record: state from an earlier replstack version gets a restart counter (nothing restarts)"
 
@@ -82,7 +83,7 @@ def _taken_ports(props: Mapping[str, Any]) -> dict[str, tuple[int, str]]:
         return {}
     taken = {}
     for name, port in held.items():
-        holder = LocalHost().port_holder(host, int(port))
+        holder = host_for(props.get("access")).port_holder(host, int(port))
         if holder is not None and not holder.runs_from(service_dir):
             taken[name] = (int(port), str(holder))
     return taken
@@ -153,7 +154,7 @@ class LocalPlacement(Resource, module="replstack/local", name="Placement"):
 # -- database --------------------------------------------------------------------------------------------------
 def _mariadb(props: Mapping[str, Any]) -> MariaDBServer:
     return MariaDBServer(
-        LocalHost(),
+        host_for(props.get("access")),
         node_paths(Placement.from_output(props["placement"])),
         MariaDBBinaries(**props["binaries"]),
     )
@@ -174,12 +175,12 @@ CONFIG_REWRITE = ("rewrite: {file} on disk differs from what replstack wrote (ed
                   "again (the running process read the good one: no restart)")
 
 
-def _config_intact(path: str | None, expected: Any) -> bool:
+def _config_intact(host: Host, path: str | None, expected: Any) -> bool:
     """Whether the config file at ``path`` holds ``expected``; unknown or unreadable counts as intact (nothing
     to say), a missing or different file does not."""
     if not path or not isinstance(expected, str):
         return True
-    return LocalHost().read_file(path) == expected
+    return host.read_file(path) == expected
 
 
 def _mariadb_config_path(props: Mapping[str, Any]) -> str | None:
@@ -205,15 +206,15 @@ def _ensure_ports_free(props: Mapping[str, Any]) -> None:
     holds it (the next ``up`` leases another one, see the placement's plan)."""
     placement = props["placement"]
     for name, port in sorted(placement["ports"].items()):
-        holder = LocalHost().port_holder(placement["host"], int(port))
+        holder = host_for(props.get("access")).port_holder(placement["host"], int(port))
         if holder is not None and not holder.runs_from(placement["dir"]):
             raise PortTaken(f"port {int(port)} ({name}) on {placement['host']} is taken by {holder}; run `up` again "
                             "to lease another port, or stop that program")
 
 
-def _restart_lock(props: Mapping[str, Any]) -> str:
-    """One restart lock per cluster, in the cluster directory."""
-    return str(Path(props["placement"]["dir"]).parent / RESTART_LOCK)
+def _cluster_of(props: Mapping[str, Any]) -> str:
+    """The cluster a service belongs to: the name of its cluster directory (the same on every host)."""
+    return Path(props["placement"]["dir"]).parent.name
 
 
 def _generation(olds: Mapping[str, Any], restarts: bool) -> int:
@@ -266,7 +267,7 @@ class LocalDatabaseProvider(PlannedProvider):
         if not self._alive(olds):
             words.append("start: mariadbd is not running; it is started with its config and must replicate "
                          "again before the update ends")
-        elif not _config_intact(_mariadb_config_path(olds), olds.get("config")):
+        elif not _config_intact(host_for(olds.get("access")), _mariadb_config_path(olds), olds.get("config")):
             words.append(CONFIG_REWRITE.format(file="my.cnf"))
         else:
             restart = self._restart_reasons(olds, news)
@@ -318,7 +319,7 @@ class LocalDatabaseProvider(PlannedProvider):
 
     def drifted(self, olds: dict[str, Any], news: dict[str, Any]) -> bool:
         return not olds.get("running", False) or "generation" not in olds or not olds.get("configIntact", True) \
-            or not _config_intact(_mariadb_config_path(olds), olds.get("config"))
+            or not _config_intact(host_for(olds.get("access")), _mariadb_config_path(olds), olds.get("config"))
 
     def diff(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         result = super().diff(id_, olds, news)
@@ -356,7 +357,8 @@ class LocalDatabaseProvider(PlannedProvider):
         else:
             live, restart = split_changes(olds.get("settings") or {}, news["settings"])
             if restart or olds.get("placement") != news["placement"] or olds.get("binaries") != news["binaries"]:
-                pid = server.restart(pid, _restart_lock(news), news["stopTimeout"], news["startTimeout"])
+                pid = server.restart(pid, one_restart_at_a_time(_cluster_of(news)), news["stopTimeout"],
+                                     news["startTimeout"])
             elif live:
                 server.apply_live(live)
         if fresh or (olds.get("rootUser"), olds.get("rootPassword")) != (news["rootUser"], news["rootPassword"]):
@@ -370,7 +372,7 @@ class LocalDatabaseProvider(PlannedProvider):
         pid = server.running_pid(props.get("pid"))
         return ReadResult(id_=id_, outs={**props, "pid": pid, "running": pid is not None,
                                          "installed": server.is_installed(),
-                                         "configIntact": _config_intact(server.paths.config, props.get("config"))})
+                                         "configIntact": _config_intact(server.host, server.paths.config, props.get("config"))})
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
         server = _mariadb(props)
@@ -404,7 +406,8 @@ class LocalDatabase(Resource, module="replstack/local", name="MariaDBServer"):
 
 # -- proxy -----------------------------------------------------------------------------------------------------
 def _haproxy(props: Mapping[str, Any]) -> HAProxyProcess:
-    return HAProxyProcess(LocalHost(), haproxy_paths(Placement.from_output(props["placement"])), binary=props["binary"])
+    return HAProxyProcess(host_for(props.get("access")), haproxy_paths(Placement.from_output(props["placement"])),
+                          binary=props["binary"])
 
 
 def _routing_words(olds: Mapping[str, Any], news: Mapping[str, Any]) -> list[str]:
@@ -437,7 +440,7 @@ class LocalHAProxyProvider(PlannedProvider):
             return "replace: the proxy moves to a new directory; the old one is stopped and removed first"
         if not self._alive(olds):
             return "start: HAProxy is not running; it is started with its config"
-        if not changed and not _config_intact(_haproxy_config_path(olds), olds.get("config")):
+        if not changed and not _config_intact(host_for(olds.get("access")), _haproxy_config_path(olds), olds.get("config")):
             return CONFIG_REWRITE.format(file="haproxy.cfg")
         if changed:
             routing = _routing_words(olds, news)
@@ -457,7 +460,7 @@ class LocalHAProxyProvider(PlannedProvider):
 
     def drifted(self, olds: dict[str, Any], news: dict[str, Any]) -> bool:
         return not olds.get("running", False) or "generation" not in olds \
-            or not _config_intact(_haproxy_config_path(olds), olds.get("config"))
+            or not _config_intact(host_for(olds.get("access")), _haproxy_config_path(olds), olds.get("config"))
 
     def diff(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         result = super().diff(id_, olds, news)
@@ -478,7 +481,7 @@ class LocalHAProxyProvider(PlannedProvider):
         if pid is None or changed_keys(olds, news, self.compared):
             proxy.write_config(news["config"])
             pid = proxy.reload(news["startTimeout"])
-        elif not _config_intact(proxy.paths.config, news["config"]):
+        elif not _config_intact(proxy.host, proxy.paths.config, news["config"]):
             proxy.write_config(news["config"])  # the running proxy read the good one: no reload
         return UpdateResult(outs=self._outs(news, pid))
 

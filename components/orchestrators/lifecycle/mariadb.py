@@ -3,9 +3,9 @@ root account, apply settings live, stop. Written once against the ``Host`` trans
 
 from __future__ import annotations
 
-import getpass
 from dataclasses import dataclass
 from pathlib import PurePosixPath
+from typing import ContextManager
 
 from components.configurator.mariadb import MariaDBPaths
 from components.orchestrators.hosts import Host
@@ -43,8 +43,8 @@ class MariaDBServer:
         self.host = host
         self.paths = paths
         self.binaries = binaries
-        # The OS account that runs mariadbd; root's socket login is tied to it.
-        self.os_user = os_user or getpass.getuser()
+        # The OS account that runs mariadbd on its host; root's socket login is tied to it.
+        self.os_user = os_user or host.os_user
 
     # -- files --------------------------------------------------------------------------------------------
     def write_config(self, text: str) -> None:
@@ -116,10 +116,10 @@ class MariaDBServer:
             raise ServerFailed(f"{error}; {self.error_log_tail()}") from None
         return pid
 
-    def restart(self, pid: int | None, lock_path: str, stop_timeout: float, start_timeout: float) -> int:
-        """Stop, start and wait until replication runs again, holding ``lock_path`` so that the nodes that
-        share it restart one at a time: a cluster never has two replicas down for a restart."""
-        with self.host.exclusive(lock_path):
+    def restart(self, pid: int | None, lock: ContextManager[None], stop_timeout: float, start_timeout: float) -> int:
+        """Stop, start and wait until replication runs again, holding ``lock`` (one per cluster) so that the
+        nodes restart one at a time: a cluster never has two replicas down for a restart."""
+        with lock:
             self.stop(pid, stop_timeout)
             new_pid = self.start(start_timeout)
             self.wait_replication_resumed(start_timeout)
