@@ -69,6 +69,7 @@ class ReplicationCluster(pulumi.ComponentResource):
         self.spec = spec
         self.orchestrator = orchestrator
         child = pulumi.ResourceOptions(parent=self)
+        orchestrator.plan(spec.database.node_names() + [p.name or p.kind for p in spec.proxy_services()])
         self.owner = orchestrator.claim(child)
 
         given_root = pulumi.Output.secret(spec.root_password.get_secret_value()) if spec.root_password else None

@@ -70,6 +70,11 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _one_line(error: BaseException) -> str:
+    text = " ".join(str(error).split()) or type(error).__name__
+    return text if len(text) <= 160 else text[:157] + "..."
+
+
 def names(items: Sequence[str]) -> str:
     """``db2, db3`` for messages."""
     return ", ".join(items) if items else "(none)"
@@ -89,8 +94,15 @@ class PlannedProvider(ResourceProvider):
 
     def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         failures = self.refuse(olds, news)
-        inputs = {**news, **self.stamp(olds, news)}
-        inputs[PLANNED_ACTION] = self.plan(olds, news) if not failures else NO_ACTION
+        try:
+            stamped = self.stamp(olds, news)
+        except Exception:  # noqa: BLE001  (a host that cannot be looked at now: plan for the worst)
+            stamped = self.stamp_unseen(olds, news)
+        inputs = {**news, **stamped}
+        try:
+            inputs[PLANNED_ACTION] = self.plan(olds, news) if not failures else NO_ACTION
+        except Exception as error:  # noqa: BLE001  (a preview never fails on a look at a live host)
+            inputs[PLANNED_ACTION] = f"unknown: {_one_line(error)}; `up` tries and reports what it finds"
         return CheckResult(inputs, failures)
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
@@ -100,7 +112,11 @@ class PlannedProvider(ResourceProvider):
         # outputs (a refresh does), where the last action is still recorded and means nothing new.
         planned = news.get(PLANNED_ACTION, NO_ACTION)
         fresh_plan = planned != NO_ACTION and planned != olds.get(PLANNED_ACTION)
-        changes = bool(changed) or fresh_plan or self.drifted(olds, news)
+        try:
+            drifted = self.drifted(olds, news)
+        except Exception:  # noqa: BLE001  (cannot look: report a change, the update finds out)
+            drifted = True
+        changes = bool(changed) or fresh_plan or drifted
         return DiffResult(changes=changes, replaces=replaces, delete_before_replace=True)
 
     # -- what subclasses say ----------------------------------------------------------------------------------
@@ -109,6 +125,10 @@ class PlannedProvider(ResourceProvider):
 
     def stamp(self, olds: dict[str, Any], news: dict[str, Any]) -> dict[str, Any]:
         """Inputs computed at check time besides the planned action (e.g. a generation counter)."""
+        return {}
+
+    def stamp_unseen(self, olds: dict[str, Any], news: dict[str, Any]) -> dict[str, Any]:
+        """What ``stamp`` gives when the live service cannot be looked at (its host unreachable)."""
         return {}
 
     def refuse(self, olds: dict[str, Any], news: dict[str, Any]) -> list[CheckFailure]:

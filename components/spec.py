@@ -29,6 +29,8 @@ from pydantic import (BaseModel, ConfigDict, Field, SecretStr, ValidationError, 
                       model_validator)
 
 from components.configurator import server_options as server
+from components.orchestrators import registry
+from components.orchestrators.onpremise_config import OnPremiseSpec
 from components.configurator.tags import DATABASE_TAGS
 
 NAMESPACE = "replstack"
@@ -39,9 +41,9 @@ Flavor = Literal["mariadb", "mysql", "percona"]
 Topology = Literal["master-slave"]
 
 # What each orchestrator can run today; a known value that is not here yet is refused with this list.
-IMPLEMENTED_ORCHESTRATORS: tuple[str, ...] = ("local",)
-IMPLEMENTED_PROXIES: dict[str, tuple[str, ...]] = {"local": ("haproxy",)}
-IMPLEMENTED_FLAVORS: dict[str, tuple[str, ...]] = {"local": ("mariadb",)}
+IMPLEMENTED_ORCHESTRATORS: tuple[str, ...] = registry.available()
+IMPLEMENTED_PROXIES: dict[str, tuple[str, ...]] = {n: b.proxies for n, b in registry.BACKENDS.items()}
+IMPLEMENTED_FLAVORS: dict[str, tuple[str, ...]] = {n: b.flavors for n, b in registry.BACKENDS.items()}
 
 _NAME = re.compile(r"^[a-z][a-z0-9-]{0,30}$")
 
@@ -328,7 +330,7 @@ class ClusterSpec(_Model):
     bootstrap: BootstrapSpec = Field(default_factory=BootstrapSpec)
     local: LocalSpec = Field(default_factory=LocalSpec)
     # Backends still to come: their sections are accepted so a stack can carry them, but are not used yet.
-    onpremise: dict[str, Any] | None = None
+    onpremise: OnPremiseSpec | None = None
     opensvc: dict[str, Any] | None = None
     slapos: dict[str, Any] | None = None
     kube: dict[str, Any] | None = None
@@ -354,6 +356,10 @@ class ClusterSpec(_Model):
             problems.append(("orchestrator", f"{self.orchestrator!r} is not available in this version; available: "
                              + ", ".join(IMPLEMENTED_ORCHESTRATORS)))
         else:
+            section = registry.BACKENDS[self.orchestrator].section
+            if section != "local" and getattr(self, section) is None:
+                problems.append((section, f"the {self.orchestrator} orchestrator needs its section "
+                                 f"replstack:{section} (see stacks/Pulumi.{self.orchestrator}.yaml)"))
             kinds = IMPLEMENTED_PROXIES[self.orchestrator]
             for i, proxy in enumerate(self.proxies):
                 if proxy.kind not in kinds:

@@ -41,9 +41,9 @@ class Endpoint:
         node recorded by an earlier version, whose socket is not known, is reached over TCP with
         ``user``/``password``."""
         if node.get("socket"):
-            from components.orchestrators.hosts import host_for
+            from components.orchestrators.hosts import host_for, os_user_of
 
-            return cls(host="localhost", port=0, user=host_for(node.get("access")).os_user,
+            return cls(host="localhost", port=0, user=os_user_of(host_for(node.get("access"))),
                        unix_socket=str(node["socket"]), access=node.get("access"))
         return cls.of_node(node, user, password)
 

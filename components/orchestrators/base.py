@@ -90,6 +90,10 @@ class Orchestrator(abc.ABC):
         """The addresses proxies connect to the databases from, as the servers see them (the health-check
         account is limited to them)."""
 
+    def plan(self, services: Sequence[str]) -> None:
+        """Told every service of the cluster, in order (nodes by number, then proxies), before any is placed:
+        a backend that spreads services over hosts decides here."""
+
     def claim(self, opts: pulumi.ResourceOptions) -> pulumi.Resource | None:
         """The resource that owns everything the backend makes for this cluster, if it has one: created before
         any placement (every placement depends on it) and so deleted after every service. The local backend's

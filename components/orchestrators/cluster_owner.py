@@ -22,7 +22,7 @@ import pulumi
 from pulumi.dynamic import CheckFailure, CreateResult, ReadResult, Resource, UpdateResult
 
 from components.dynamic import NO_ACTION, PlannedProvider, resource_options
-from components.orchestrators.hosts import LocalHost
+from components.orchestrators.hosts import Host, host_for
 from components.orchestrators.lifecycle.process import stop_process
 
 MARKER = "owner.json"
@@ -41,9 +41,9 @@ def describe(owner: dict[str, Any]) -> str:
     return f"stack {stack!r} of project {project!r} (state in {backend or 'an unknown backend'})"
 
 
-def read_marker(cluster_dir: str) -> dict[str, Any] | None:
+def read_marker(host: Host, cluster_dir: str) -> dict[str, Any] | None:
     """The directory's owner record; a damaged one counts as no owner (it is rewritten on claim)."""
-    text = LocalHost().read_file(str(Path(cluster_dir) / MARKER))
+    text = host.read_file(str(Path(cluster_dir) / MARKER))
     if text is None:
         return None
     try:
@@ -53,11 +53,11 @@ def read_marker(cluster_dir: str) -> dict[str, Any] | None:
     return marker if isinstance(marker, dict) else None
 
 
-def foreign_owner(cluster_dir: str, owner: dict[str, Any], token: str | None) -> dict[str, Any] | None:
+def foreign_owner(host: Host, cluster_dir: str, owner: dict[str, Any], token: str | None) -> dict[str, Any] | None:
     """The marker of another owner of ``cluster_dir``, or None when it is free or ours. Ours means the same
     project, stack and state backend (a stack whose state was lost and made anew may take its directory back)
     or the same token."""
-    marker = read_marker(cluster_dir)
+    marker = read_marker(host, cluster_dir)
     if marker is None or (token and marker.get("token") == token):
         return None
     return None if _identity(marker) == _identity(owner) else marker
@@ -68,7 +68,7 @@ class LocalClusterOwnerProvider(PlannedProvider):
     replaced_by = ("clusterDir",)
 
     def refuse(self, olds: dict[str, Any], news: dict[str, Any]) -> list[CheckFailure]:
-        other = foreign_owner(news["clusterDir"], news["owner"], olds.get("token"))
+        other = foreign_owner(host_for(news.get("access")), news["clusterDir"], news["owner"], olds.get("token"))
         if other is None:
             return []
         return [CheckFailure("clusterDir", (
@@ -98,24 +98,24 @@ class LocalClusterOwnerProvider(PlannedProvider):
         """After every service's delete: stop whatever still runs from the directory (a server whose create was
         never recorded), then remove the directory, or only the owner record when the data is kept."""
         cluster_dir = props["clusterDir"]
-        if foreign_owner(cluster_dir, props["owner"], props.get("token") or id_) is not None:
+        host = host_for(props.get("access"))
+        if foreign_owner(host, cluster_dir, props["owner"], props.get("token") or id_) is not None:
             return  # someone else's now: leave it alone
-        host = LocalHost()
         for pid in host.processes_under(cluster_dir):
             stop_process(host, pid, lambda p: host.process_alive(p, cluster_dir.rstrip("/") + "/"),
                          float(props.get("stopTimeout", 60)), "leftover process")
         if props.get("keepData"):
-            Path(cluster_dir, MARKER).unlink(missing_ok=True)
+            host.remove_tree(str(Path(cluster_dir, MARKER)))
         else:
             host.remove_tree(cluster_dir)
 
     @staticmethod
     def _claim(props: dict[str, Any], token: str) -> None:
-        other = foreign_owner(props["clusterDir"], props["owner"], token)
+        host = host_for(props.get("access"))
+        other = foreign_owner(host, props["clusterDir"], props["owner"], token)
         if other is not None:
             raise ClusterOwnedElsewhere(f"{props['clusterDir']} belongs to {describe(other)}")
         marker = {**props["owner"], "token": token}
-        host = LocalHost()
         host.make_dirs(props["clusterDir"])
         host.write_file(str(Path(props["clusterDir"]) / MARKER), json.dumps(marker, indent=2) + "\n", mode=0o600)
 

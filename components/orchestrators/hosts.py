@@ -132,7 +132,12 @@ class LocalHost:
         Path(path).mkdir(parents=True, exist_ok=True, mode=0o700)
 
     def remove_tree(self, path: str) -> None:
-        shutil.rmtree(path, ignore_errors=True)
+        """A directory with everything in it, or a file; nothing when it does not exist."""
+        target = Path(path)
+        if target.is_symlink() or target.is_file():
+            target.unlink(missing_ok=True)
+        else:
+            shutil.rmtree(path, ignore_errors=True)
 
     def exists(self, path: str) -> bool:
         return Path(path).exists()
@@ -213,6 +218,12 @@ class LocalHost:
         return b"".join(chunks)
 
 
+def os_user_of(host: Host) -> str:
+    """The host's OS account (a property of the Host protocol; a method on transports that compute it)."""
+    user = host.os_user
+    return user() if callable(user) else user
+
+
 def transport(kind: str) -> Host:
     """The transport of a service whose state names only its kind (``local``)."""
     return host_for({"transport": kind})
@@ -227,9 +238,13 @@ def host_for(access: Mapping[str, Any] | None) -> Host:
     if kind == "local":
         return LocalHost()
     if kind == "ssh":
-        from components.orchestrators.ssh import ssh_host
+        from components.orchestrators.ssh import SshAccess, SshHost
 
-        return ssh_host(access)
+        assert access is not None
+        return SshHost(SshAccess(address=access["address"], port=int(access.get("port", 22)),
+                                 user=access.get("user", "root"), private_key=access.get("privateKey"),
+                                 password=access.get("password"), sudo=bool(access.get("sudo")),
+                                 host_key=access.get("hostKey"), name=access.get("name")))
     raise ValueError(f"no host transport named {kind!r}; available: local, ssh")
 
 

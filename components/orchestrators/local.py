@@ -37,7 +37,7 @@ from components.dynamic import (
 from components.orchestrators import ports
 from components.orchestrators.base import DatabaseRequest, Orchestrator, PlacedService, ProxyRequest
 from components.orchestrators.cluster_owner import LocalClusterOwner
-from components.orchestrators.hosts import Host, host_for
+from components.orchestrators.hosts import Host, LocalHost, host_for
 from components.orchestrators.restarts import one_restart_at_a_time
 from components.orchestrators.lifecycle.haproxy import HAProxyProcess
 from components.orchestrators.lifecycle.mariadb import MariaDBBinaries, MariaDBServer
@@ -58,9 +58,11 @@ def _catalog_problem(props: Mapping[str, Any]) -> str | None:
     except (KeyError, TypeError):
         return None
     try:
-        entry = ports.recorded(cluster_dir, service)
+        entry = ports.recorded(cluster_dir, service, host_for(props.get("access")))
     except ports.CatalogDamaged as error:
         return str(error)
+    except Exception:  # noqa: BLE001  (a host that cannot be reached now is not a catalog problem)
+        return None
     if entry is None:
         return f"{cluster_dir / ports.CATALOG} has no entry for {service}"
     held = props.get("ports")
@@ -76,14 +78,18 @@ def _taken_ports(props: Mapping[str, Any]) -> dict[str, tuple[int, str]]:
     service_dir = str(Path(props.get("clusterDir", "/nonexistent")) / str(props.get("service")))
     if not isinstance(held, Mapping):  # check sees inputs only: the catalog says which ports the service holds
         try:
-            held = ports.recorded(Path(props.get("clusterDir", "/nonexistent")), str(props.get("service")))
-        except ports.CatalogDamaged:
+            held = ports.recorded(Path(props.get("clusterDir", "/nonexistent")), str(props.get("service")),
+                                  host_for(props.get("access")))
+        except Exception:  # noqa: BLE001  (damaged or unreachable: nothing to say about taken ports)
             held = None
     if not isinstance(held, Mapping) or not isinstance(host, str):
         return {}
     taken = {}
     for name, port in held.items():
-        holder = host_for(props.get("access")).port_holder(host, int(port))
+        try:
+            holder = host_for(props.get("access")).port_holder(host, int(port))
+        except Exception:  # noqa: BLE001  (an unreachable host is reported by the services, not here)
+            continue
         if holder is not None and not holder.runs_from(service_dir):
             taken[name] = (int(port), str(holder))
     return taken
@@ -126,17 +132,19 @@ class LocalPlacementProvider(PlannedProvider):
     def _lease(props: dict[str, Any], known: dict[str, Any] | None, renew: list[str] = ()) -> dict[str, Any]:
         cluster_dir = Path(props["clusterDir"])
         leased = ports.lease(cluster_dir, props["service"], props["host"], props["portNames"],
-                             known={k: int(v) for k, v in (known or {}).items()}, renew=renew)
+                             known={k: int(v) for k, v in (known or {}).items()}, renew=renew,
+                             on=host_for(props.get("access")))
         return {**props, "ports": leased, "dir": str(cluster_dir / props["service"])}
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         return ReadResult(id_=id_, outs=props)
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
-        cluster_dir = Path(props["clusterDir"])
-        if ports.release(cluster_dir, props["service"]):
-            (cluster_dir / RESTART_LOCK).unlink(missing_ok=True)
-            _remove_if_empty(cluster_dir)
+        cluster_dir, host = Path(props["clusterDir"]), host_for(props.get("access"))
+        if ports.release(cluster_dir, props["service"], host):
+            host.remove_tree(str(cluster_dir / RESTART_LOCK))
+            if isinstance(host, LocalHost):
+                _remove_if_empty(cluster_dir)
 
 
 class LocalPlacement(Resource, module="replstack/local", name="Placement"):
@@ -253,6 +261,9 @@ class LocalDatabaseProvider(PlannedProvider):
 
     def stamp(self, olds: dict[str, Any], news: dict[str, Any]) -> dict[str, Any]:
         return {"generation": _generation(olds, self._restarts(olds, news))}
+
+    def stamp_unseen(self, olds: dict[str, Any], news: dict[str, Any]) -> dict[str, Any]:
+        return {"generation": _generation(olds, True)}
 
     def plan(self, olds: dict[str, Any], news: dict[str, Any]) -> str:
         role = _role(news.get("settings")) or "node"

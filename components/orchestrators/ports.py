@@ -1,4 +1,5 @@
-"""The port catalog of a local cluster: which service holds which port, in ``<cluster dir>/ports.json``.
+"""The port catalog of a cluster on one host: which service holds which port, in ``<cluster dir>/ports.json``
+on that host (read, written and locked through the host's transport, so it works the same over SSH).
 
 Ports are picked at random from a range below Linux's ephemeral range (32768+), so that an outgoing
 connection never sits on a port a stopped server will want back; a candidate must be free to bind right now
@@ -9,12 +10,13 @@ in parallel never get the same port, and a person can read who listens where.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import random
 import socket
 from pathlib import Path
 from typing import Iterator, Sequence
+
+from components.orchestrators.hosts import Host, LocalHost
 
 DEFAULT_RANGE = (20000, 32000)
 CATALOG, LOCK = "ports.json", ".ports.lock"
@@ -28,12 +30,13 @@ class CatalogDamaged(RuntimeError):
     """ports.json cannot be read; the message names the file and the reason."""
 
 
-def _read(path: Path) -> dict[str, dict[str, int]]:
-    """The catalog in ``path`` (empty when there is none); raises CatalogDamaged naming the file."""
-    if not path.exists():
+def _read(path: Path, host: Host | None = None) -> dict[str, dict[str, int]]:
+    """The catalog in ``path`` on ``host`` (empty when there is none); raises CatalogDamaged naming the file."""
+    text = (host or LocalHost()).read_file(str(path))
+    if text is None:
         return {}
     try:
-        catalog = json.loads(path.read_text())
+        catalog = json.loads(text)
     except ValueError as error:
         raise CatalogDamaged(f"{path} is not valid JSON ({error})") from None
     if not isinstance(catalog, dict) or not all(
@@ -42,31 +45,30 @@ def _read(path: Path) -> dict[str, dict[str, int]]:
     return catalog
 
 
-def recorded(cluster_dir: Path, service: str) -> dict[str, int] | None:
+def recorded(cluster_dir: Path, service: str, host: Host | None = None) -> dict[str, int] | None:
     """The ports the catalog holds for ``service`` (None when it holds none); raises CatalogDamaged."""
-    return _read(cluster_dir / CATALOG).get(service)
+    return _read(cluster_dir / CATALOG, host).get(service)
 
 
 @contextlib.contextmanager
-def _locked_catalog(cluster_dir: Path) -> Iterator[dict[str, dict[str, int]]]:
-    """The catalog under its lock. A damaged one is moved aside (``ports.json.damaged``) and the catalog starts
-    empty: every placement writes its recorded ports back into it on its next update (see ``lease``)."""
-    cluster_dir.mkdir(parents=True, exist_ok=True)
-    with open(cluster_dir / LOCK, "w", encoding="utf-8") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+def _locked_catalog(cluster_dir: Path, host: Host | None = None) -> Iterator[dict[str, dict[str, int]]]:
+    """The catalog under its lock, on ``host`` (this machine by default). A damaged one is moved aside
+    (``ports.json.damaged``) and the catalog starts empty: every placement writes its recorded ports back into
+    it on its next update (see ``lease``)."""
+    host = host or LocalHost()
+    host.make_dirs(str(cluster_dir))
+    with host.exclusive(str(cluster_dir / LOCK)):
         path = cluster_dir / CATALOG
         try:
-            catalog = _read(path)
+            catalog = _read(path, host)
         except CatalogDamaged:
-            path.replace(path.with_name(CATALOG + ".damaged"))
+            host.write_file(str(path.with_name(CATALOG + ".damaged")), host.read_file(str(path)) or "", mode=0o600)
             catalog = {}
         yield catalog
         if catalog:
-            tmp = path.with_suffix(".tmp")
-            tmp.write_text(json.dumps(catalog, indent=2, sort_keys=True) + "\n")
-            tmp.replace(path)
+            host.write_file(str(path), json.dumps(catalog, indent=2, sort_keys=True) + "\n", mode=0o600)
         else:
-            path.unlink(missing_ok=True)
+            host.remove_tree(str(path))
 
 
 def _bindable(host: str, port: int) -> bool:
@@ -81,11 +83,17 @@ def _bindable(host: str, port: int) -> bool:
 
 def lease(cluster_dir: Path, service: str, host: str, names: Sequence[str],
           port_range: tuple[int, int] = DEFAULT_RANGE, known: dict[str, int] | None = None,
-          renew: Sequence[str] = ()) -> dict[str, int]:
+          renew: Sequence[str] = (), on: Host | None = None) -> dict[str, int]:
     """The ports of ``service`` by name: those it already holds are kept, missing names get new ones. ``known``
     are the ports state records for it: they are taken back when the catalog lost them (damaged, removed).
-    The names in ``renew`` get new ports (their old ones were taken by another program)."""
-    with _locked_catalog(cluster_dir) as catalog:
+    The names in ``renew`` get new ports (their old ones were taken by another program). ``on`` is the host the
+    service runs on (this machine by default): the catalog is there and ports are probed there."""
+    remote = on is not None and not isinstance(on, LocalHost)
+
+    def bindable(port: int) -> bool:
+        return on.port_holder(host, port) is None if remote else _bindable(host, port)
+
+    with _locked_catalog(cluster_dir, on) as catalog:
         held = dict(catalog.get(service) or {name: int(port) for name, port in (known or {}).items()})
         for name in renew:
             held.pop(name, None)
@@ -97,7 +105,7 @@ def lease(cluster_dir: Path, service: str, host: str, names: Sequence[str],
                 continue
             for _ in range(500):
                 port = rng.randint(*port_range)
-                if port not in taken and _bindable(host, port):
+                if port not in taken and bindable(port):
                     break
             else:
                 raise NoFreePort(f"no free port for {service}/{name} on {host} in {port_range[0]}-{port_range[1]}")
@@ -107,13 +115,14 @@ def lease(cluster_dir: Path, service: str, host: str, names: Sequence[str],
         return catalog[service]
 
 
-def release(cluster_dir: Path, service: str) -> bool:
+def release(cluster_dir: Path, service: str, on: Host | None = None) -> bool:
     """Drops the service's ports; True when the catalog is now empty (the cluster holds no port)."""
-    if not cluster_dir.exists():
+    host = on or LocalHost()
+    if not host.exists(str(cluster_dir)):
         return True
-    with _locked_catalog(cluster_dir) as catalog:
+    with _locked_catalog(cluster_dir, host) as catalog:
         catalog.pop(service, None)
         empty = not catalog
     if empty:
-        (cluster_dir / LOCK).unlink(missing_ok=True)
+        host.remove_tree(str(cluster_dir / LOCK))
     return empty

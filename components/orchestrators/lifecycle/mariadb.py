@@ -8,7 +8,7 @@ from pathlib import PurePosixPath
 from typing import ContextManager
 
 from components.configurator.mariadb import MariaDBPaths
-from components.orchestrators.hosts import Host
+from components.orchestrators.hosts import Host, os_user_of
 from components.orchestrators.lifecycle.process import (
     read_pid_file,
     remove_runtime_files,
@@ -44,7 +44,7 @@ class MariaDBServer:
         self.paths = paths
         self.binaries = binaries
         # The OS account that runs mariadbd on its host; root's socket login is tied to it.
-        self.os_user = os_user or host.os_user
+        self.os_user = os_user or os_user_of(host)
 
     # -- files --------------------------------------------------------------------------------------------
     def write_config(self, text: str) -> None:

@@ -1,0 +1,190 @@
+"""The ``onpremise`` orchestrator: existing hosts reached over SSH, with no agent.
+
+The services are the same processes the ``local`` backend runs (the same lifecycles and dynamic providers), on
+hosts the stack lists: every service's inputs carry the ``access`` to its host, from which the providers get an
+``SshHost`` (``hosts.host_for``), and the bootstrap steps reach SQL and control sockets through that host's
+control channel (an SSH forward). Placement is round-robin over the hosts unless the stack names a host per
+service; each host has its own base directory, cluster owner and port catalog, and ports are chosen on the host.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import PurePosixPath
+from typing import Any, Mapping, Sequence
+
+import pulumi
+from pulumi.dynamic import Resource
+
+from components.dynamic import resource_options
+from components.orchestrators.base import DatabaseRequest, Orchestrator, PlacedService, ProxyRequest
+from components.orchestrators.cluster_owner import LocalClusterOwnerProvider
+from components.orchestrators.onpremise_config import OnPremiseHost, OnPremiseSpec
+from components.orchestrators.local import (
+    LocalDatabaseProvider,
+    LocalHAProxyProvider,
+    LocalPlacementProvider,
+    _placed,
+)
+
+class OnPremisePlacement(Resource, module="replstack/onpremise", name="Placement"):
+    host: pulumi.Output[str]
+    ports: pulumi.Output[dict]
+    dir: pulumi.Output[str]
+
+    def __init__(self, name: str, props: dict[str, Any], opts: pulumi.ResourceOptions | None = None):
+        super().__init__(LocalPlacementProvider(), name, {**props, "ports": None, "dir": None},
+                         resource_options(opts, secret_outputs=["access"], legacy=False))
+
+
+class OnPremiseDatabase(Resource, module="replstack/onpremise", name="MariaDBServer"):
+    host: pulumi.Output[str]
+    port: pulumi.Output[int]
+    pid: pulumi.Output[int]
+    running: pulumi.Output[bool]
+    generation: pulumi.Output[int]
+
+    def __init__(self, name: str, props: dict[str, Any], opts: pulumi.ResourceOptions | None = None):
+        outputs = {"host": None, "port": None, "pid": None, "running": None, "installed": None, "version": None,
+                   "generation": None}
+        super().__init__(LocalDatabaseProvider(), name, {**props, **outputs},
+                         resource_options(opts, secret_outputs=["rootPassword", "access"], legacy=False))
+
+
+class OnPremiseHAProxy(Resource, module="replstack/onpremise", name="HAProxy"):
+    host: pulumi.Output[str]
+    ports: pulumi.Output[dict]
+    pid: pulumi.Output[int]
+    running: pulumi.Output[bool]
+    generation: pulumi.Output[int]
+
+    def __init__(self, name: str, props: dict[str, Any], opts: pulumi.ResourceOptions | None = None):
+        outputs = {"host": None, "ports": None, "pid": None, "running": None, "generation": None}
+        super().__init__(LocalHAProxyProvider(), name, {**props, **outputs},
+                         resource_options(opts, secret_outputs=["access", "files"], legacy=False))
+
+
+class OnPremiseClusterOwner(Resource, module="replstack/onpremise", name="ClusterOwner"):
+    token: pulumi.Output[str]
+
+    def __init__(self, name: str, props: dict[str, Any], opts: pulumi.ResourceOptions | None = None):
+        super().__init__(LocalClusterOwnerProvider(), name, {**props, "token": None},
+                         resource_options(opts, secret_outputs=["access"], legacy=False))
+
+
+class OnPremiseOrchestrator(Orchestrator):
+    name = "onpremise"
+    transport = "ssh"
+
+    def __init__(self, cluster: str, spec: OnPremiseSpec, keep_data: bool, stack_identity: Mapping[str, str]):
+        super().__init__(cluster)
+        self.spec = spec
+        self.keep_data = keep_data
+        self.identity = dict(stack_identity)
+        self.owners: dict[str, pulumi.Resource] = {}
+        self._placed: list[str] = []
+        self.sql_client = str(PurePosixPath(spec.client_bin_dir) / "mariadb")
+
+    @property
+    def runs_as_root(self) -> bool:
+        return all(h.user == "root" or h.sudo for h in self.spec.hosts)
+
+    def cluster_dir(self, host: OnPremiseHost) -> str:
+        return str(PurePosixPath(host.base_dir) / self.cluster)
+
+    def proxy_source_hosts(self) -> list[str]:
+        """The hosts' addresses; for hosts on loopback addresses also the address the kernel sends loopback
+        traffic from (127.0.0.1, ::1), which is what a server sees there."""
+        sources = {h.address for h in self.spec.hosts}
+        for host in self.spec.hosts:
+            address = ipaddress.ip_address(host.address)
+            if address.is_loopback:
+                sources.add("::1" if address.version == 6 else "127.0.0.1")
+        return sorted(sources)
+
+    def claim(self, opts: pulumi.ResourceOptions) -> pulumi.Resource | None:
+        for host in self.spec.hosts:
+            self.owners[host.label] = OnPremiseClusterOwner(f"cluster-owner-{_slug(host.label)}", {
+                "clusterDir": self.cluster_dir(host),
+                "owner": self.identity,
+                "keepData": self.keep_data,
+                "stopTimeout": self.spec.stop_timeout,
+                "access": host.access(),
+            }, opts)
+        return next(iter(self.owners.values()), None)
+
+    def plan(self, services: Sequence[str]) -> None:
+        self._placed = list(services)
+
+    def _host_for_service(self, service: str) -> OnPremiseHost:
+        if service not in self._placed:
+            self._placed.append(service)
+        return self.spec.host_of(service, self._placed.index(service))
+
+    def place(self, service: str, port_names: Sequence[str], opts: pulumi.ResourceOptions) -> pulumi.Output[dict]:
+        host = self._host_for_service(service)
+        owner = self.owners.get(host.label)
+        placement = OnPremisePlacement(f"{service}-placement", {
+            "clusterDir": self.cluster_dir(host),
+            "service": service,
+            "host": host.address,
+            "portNames": list(port_names),
+            "access": host.access(),
+        }, pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[owner] if owner else [])))
+        return pulumi.Output.all(placement.host, placement.ports, placement.dir).apply(
+            lambda v: {"host": v[0], "ports": v[1], "dir": v[2]})
+
+    def _placement_input(self, service: str, placement: pulumi.Input[Mapping[str, Any]]) -> dict[str, Any]:
+        host = self._host_for_service(service)
+        return {"host": host.address, "dir": str(PurePosixPath(self.cluster_dir(host)) / service),
+                "ports": pulumi.Output.from_input(placement).apply(lambda p: p["ports"])}
+
+    def database(self, request: DatabaseRequest, opts: pulumi.ResourceOptions) -> PlacedService:
+        host = self._host_for_service(request.service)
+        placement = self._placement_input(request.service, request.placement)
+        db = OnPremiseDatabase(request.service, {
+            "service": request.service,
+            "config": request.config,
+            "settings": request.settings,
+            "placement": placement,
+            "binaries": {
+                "server": str(PurePosixPath(self.spec.mariadb_bin_dir) / "mariadbd"),
+                "install_db": str(PurePosixPath(self.spec.client_bin_dir) / "mariadb-install-db"),
+            },
+            "rootUser": request.root_user,
+            "rootPassword": request.root_password,
+            "startTimeout": self.spec.start_timeout,
+            "stopTimeout": self.spec.stop_timeout,
+            "keepData": self.keep_data,
+            "access": host.access(),
+        }, opts)
+        placed = _placed(db, placement, db.generation)
+        placed.access = host.access()
+        return placed
+
+    def proxy(self, request: ProxyRequest, opts: pulumi.ResourceOptions) -> PlacedService:
+        host = self._host_for_service(request.service)
+        placement = self._placement_input(request.service, request.placement)
+        props: dict[str, Any] = {
+            "kind": request.kind,
+            "config": request.config,
+            "routes": request.routes,
+            "placement": placement,
+            "binary": self.spec.haproxy_binary,
+            "startTimeout": self.spec.start_timeout,
+            "stopTimeout": self.spec.stop_timeout,
+            "access": host.access(),
+        }
+        if getattr(request, "files", None) is not None:
+            props["files"] = request.files
+        proxy = OnPremiseHAProxy(request.service, props, opts)
+        placed = _placed(proxy, placement, proxy.generation)
+        placed.access = host.access()
+        return placed
+
+
+_NAME_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789-"
+
+
+def _slug(label: str) -> str:
+    return "".join(c if c in _NAME_CHARS else "-" for c in label.lower()).strip("-") or "host"
