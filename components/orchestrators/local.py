@@ -40,6 +40,7 @@ from components.orchestrators.cluster_owner import LocalClusterOwner
 from components.orchestrators.hosts import Host, LocalHost, host_for
 from components.orchestrators.restarts import one_restart_at_a_time
 from components.orchestrators.lifecycle.haproxy import HAProxyProcess
+from components.orchestrators.lifecycle.packages import ensure_installed
 from components.orchestrators.lifecycle.mariadb import MariaDBBinaries, MariaDBServer
 from components.spec import LocalSpec
 
@@ -220,6 +221,12 @@ def _ensure_ports_free(props: Mapping[str, Any]) -> None:
                             "to lease another port, or stop that program")
 
 
+def _where(props: Mapping[str, Any]) -> str:
+    """The service's host, for messages."""
+    access = props.get("access") or {}
+    return str(access.get("name") or access.get("address") or "this host")
+
+
 def _cluster_of(props: Mapping[str, Any]) -> str:
     """The cluster a service belongs to: the name of its cluster directory (the same on every host)."""
     return Path(props["placement"]["dir"]).parent.name
@@ -340,6 +347,10 @@ class LocalDatabaseProvider(PlannedProvider):
     # -- the lifecycle ---------------------------------------------------------------------------------------
     def create(self, props: dict[str, Any]) -> CreateResult:
         server = _mariadb(props)
+        if props.get("access"):  # a host the stack lists: its packages are checked, never assumed
+            ensure_installed(server.host, {"mariadbd": server.binaries.server,
+                                           "mariadb-install-db": server.binaries.install_db},
+                             bool(props.get("installPackages")), _where(props))
         running = server.running_pid(None)
         if running and not server.runs(running, props["config"], int(props["placement"]["ports"]["mysql"])):
             # A server left by an interrupted run, on another config or port: not adopted, restarted.
@@ -480,6 +491,9 @@ class LocalHAProxyProvider(PlannedProvider):
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         proxy = _haproxy(props)
+        if props.get("access"):
+            ensure_installed(proxy.host, {"haproxy": proxy.binary}, bool(props.get("installPackages")),
+                             _where(props))
         if not proxy.is_running():
             _ensure_ports_free(props)
         proxy.write_config(props["config"])

@@ -157,6 +157,7 @@ class OnPremiseOrchestrator(Orchestrator):
             "stopTimeout": self.spec.stop_timeout,
             "keepData": self.keep_data,
             "access": host.access(),
+            "installPackages": self.spec.install_packages,
         }, opts)
         placed = _placed(db, placement, db.generation)
         placed.access = host.access()
@@ -174,6 +175,7 @@ class OnPremiseOrchestrator(Orchestrator):
             "startTimeout": self.spec.start_timeout,
             "stopTimeout": self.spec.stop_timeout,
             "access": host.access(),
+            "installPackages": self.spec.install_packages,
         }
         if getattr(request, "files", None) is not None:
             props["files"] = request.files

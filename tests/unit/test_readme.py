@@ -4,6 +4,7 @@ that .ci/run runs."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any, get_args, get_origin
 
 from pydantic import BaseModel
 
@@ -13,13 +14,26 @@ ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text()
 
 
+def _section(annotation: Any) -> tuple[type[BaseModel] | None, str]:
+    """The model a field holds, directly, as an optional section or as a list of them ("[]")."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation, ""
+    args = [a for a in get_args(annotation) if a is not type(None)]
+    if get_origin(annotation) is list and args:
+        model, _ = _section(args[0])
+        return model, "[]"
+    if len(args) == 1:
+        return _section(args[0])
+    return None, ""
+
+
 def keys(model: type[BaseModel], prefix: str = "") -> list[str]:
     out = []
     for name, field in model.model_fields.items():
         key = prefix + (field.alias or name)
-        annotation = field.annotation
-        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-            out.extend(keys(annotation, key + "."))  # a section: its keys are documented one by one
+        section, suffix = _section(field.annotation)
+        if section is not None:
+            out.extend(keys(section, key + suffix + "."))  # a section: its keys are documented one by one
         else:
             out.append(key)
     return out
