@@ -59,6 +59,24 @@ def _own_gtids(binlog_pos: str, server_id: str) -> str:
     return ",".join(g for g in binlog_pos.split(",") if g.count("-") == 2 and g.split("-")[1] == server_id)
 
 
+def _not_on_primary(own: str, primary: dict[str, Any], props: dict[str, Any], timeout: float) -> str:
+    """The entries of ``own`` (a node's own GTIDs) that the primary has not applied: a former primary's own
+    writes, replicated before a switchover, are on the new primary and are not errant. An unreachable primary
+    leaves them all in doubt (returned)."""
+    try:
+        with connect(_endpoint(primary, props), timeout=timeout) as conn:
+            state = variable(conn, "gtid_binlog_state")
+    except pymysql.MySQLError:
+        return own
+    seen = {}
+    for gtid in state.split(","):
+        if gtid.count("-") == 2:
+            domain, server, seq = gtid.split("-")
+            seen[(domain, server)] = int(seq)
+    return ",".join(g for g in own.split(",")
+                    if g.count("-") == 2 and seen.get(tuple(g.split("-")[:2]), -1) < int(g.split("-")[2]))
+
+
 def _slave_status(conn: pymysql.connections.Connection) -> dict[str, Any] | None:
     rows = query(conn, "SHOW SLAVE STATUS")
     return rows[0] if rows else None
@@ -75,7 +93,9 @@ def diagnose(node: dict[str, Any], primary: dict[str, Any], props: dict[str, Any
     except pymysql.MySQLError as error:
         return Diagnosis(node["name"], NodeState.UNREACHABLE, error=str(error))
     if node["name"] != primary["name"] and errant:
-        return Diagnosis(node["name"], NodeState.ERRANT, read_only, current, errant=errant)
+        errant = _not_on_primary(errant, primary, props, timeout)
+        if errant:
+            return Diagnosis(node["name"], NodeState.ERRANT, read_only, current, errant=errant)
     if status is None or not status.get("Master_Host"):
         return Diagnosis(node["name"], NodeState.STANDALONE, read_only, current)
     same_source = (status["Master_Host"], int(status["Master_Port"])) == (primary["host"], int(primary["port"]))
@@ -91,10 +111,23 @@ class ReplicationTopologyProvider(PlannedProvider):
 
     # -- the plan (check) ------------------------------------------------------------------------------------
     def refuse(self, olds: dict[str, Any], news: dict[str, Any]) -> list[CheckFailure]:
-        if olds.get("primary") and news.get("primary") and olds["primary"] != news["primary"]:
-            return [CheckFailure("primary", (
-                f"the primary would move from {olds['primary']} to {news['primary']}: a switchover is not "
-                f"supported yet; set database.preferredPrimary back to {olds['primary']}"))]
+        """A change that would remove the current primary, or switch over to a node made in the same change,
+        is refused: the switchover needs the new primary to exist and to have caught up."""
+        old_primary, new_primary = olds.get("primary"), news.get("primary")
+        if not old_primary or not new_primary:
+            return []
+        if not _names_known(news.get("nodes")):
+            return []  # checked again when the update runs, with the names known
+        old_nodes, new_nodes = _named(olds.get("nodes")), _named(news.get("nodes"))
+        if old_primary not in new_nodes and old_primary == new_primary:
+            return [CheckFailure("nodes", f"the change removes the primary {old_primary}; switch over to another "
+                                 "node first (database.preferredPrimary), then remove it")]
+        if old_primary != new_primary and new_primary not in old_nodes:
+            return [CheckFailure("primary", f"{new_primary} would become the primary in the change that creates "
+                                 "it; add the node first, then switch over to it")]
+        if old_primary != new_primary and old_primary not in new_nodes:
+            return [CheckFailure("nodes", f"the change removes {old_primary} while it is still the primary; switch "
+                                 f"over to {new_primary} first, then remove {old_primary}")]
         return []
 
     def plan(self, olds: dict[str, Any], news: dict[str, Any]) -> str:
@@ -106,6 +139,10 @@ class ReplicationTopologyProvider(PlannedProvider):
                     "read-only; wait until they catch up")
         old_nodes = _named(olds.get("nodes"))
         words = []
+        if olds.get("primary") != primary:
+            words.append(f"switchover {olds.get('primary')} → {primary}: {olds.get('primary')} turns read-only, "
+                         f"{primary} catches up with its GTID position and is promoted, the others re-point to "
+                         f"{primary}; writes fail only meanwhile")
         added = [n for n in new_nodes if n not in old_nodes]
         removed = [n for n in old_nodes if n not in new_nodes]
         if added:
@@ -166,9 +203,35 @@ class ReplicationTopologyProvider(PlannedProvider):
         self._converge(props)
         return CreateResult(id_=f"topology-{props['primary']}", outs=self._outs(props))
 
-    def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+    def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        if olds.get("primary") and olds["primary"] != news["primary"]:
+            self._switchover(olds, news)
         self._converge(news)
         return UpdateResult(outs=self._outs(news))
+
+    def _switchover(self, olds: dict[str, Any], news: dict[str, Any]) -> None:
+        """Demote, wait, promote: the old primary stops taking writes, the new one applies everything the old
+        one wrote, then stops replicating and takes writes. If it cannot catch up in time, the old primary
+        takes writes again and the update fails: no write is lost either way. Re-pointing the others is the
+        ordinary convergence that follows."""
+        old = next(n for n in news["nodes"] if n["name"] == olds["primary"])
+        new = self._primary(news)
+        with connect(_endpoint(old, news)) as conn:
+            execute(conn, "SET GLOBAL read_only = 1")
+            target = variable(conn, "gtid_binlog_pos")
+        try:
+            with connect(_endpoint(new, news), timeout=max(5, news["timeout"])) as conn:
+                caught_up = query(conn, "SELECT MASTER_GTID_WAIT(%s, %s) AS r", (target, news["timeout"]))[0]["r"]
+                if caught_up != 0:
+                    raise TopologyError(f"switchover {old['name']} → {new['name']}: {new['name']} did not reach "
+                                        f"GTID {target} within {news['timeout']} s; {old['name']} stays the primary")
+                execute(conn, "STOP SLAVE")
+                execute(conn, "RESET SLAVE ALL")
+                execute(conn, "SET GLOBAL read_only = 0")
+        except Exception:
+            with connect(_endpoint(old, news)) as conn:
+                execute(conn, "SET GLOBAL read_only = 0")
+            raise
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         primary = self._primary(props)
@@ -325,6 +388,10 @@ def _can_login(node: dict[str, Any], user: str, password: str) -> bool:
             return True
     except pymysql.MySQLError:
         return False
+
+
+def _names_known(nodes: Any) -> bool:
+    return isinstance(nodes, list) and all(isinstance(n, dict) and is_known(n.get("name")) for n in nodes)
 
 
 def _named(nodes: Any) -> dict[str, dict[str, Any]]:

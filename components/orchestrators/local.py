@@ -257,14 +257,11 @@ class LocalDatabaseProvider(PlannedProvider):
     RESTART_ORDER = "replicas restart one at a time, each replicating again before the next; the primary last"
 
     # -- the plan (check) ------------------------------------------------------------------------------------
-    def refuse(self, olds: dict[str, Any], news: dict[str, Any]) -> list[CheckFailure]:
+    @staticmethod
+    def _role_change(olds: Mapping[str, Any], news: Mapping[str, Any]) -> tuple[str, str] | None:
+        """(before, after) when the node changes role (a switchover), else None."""
         before, after = _role(olds.get("settings")), _role(news.get("settings"))
-        if before and after and before != after:
-            return [CheckFailure("settings", (
-                f"{news.get('service', 'this node')} would turn from {before} into {after}: a change of "
-                "database.preferredPrimary (a switchover) is not supported yet; set it back to the current "
-                "primary"))]
-        return []
+        return (before, after) if before and after and before != after else None
 
     def stamp(self, olds: dict[str, Any], news: dict[str, Any]) -> dict[str, Any]:
         return {"generation": _generation(olds, self._restarts(olds, news))}
@@ -288,14 +285,19 @@ class LocalDatabaseProvider(PlannedProvider):
         elif not _config_intact(host_for(olds.get("access")), _mariadb_config_path(olds), olds.get("config")):
             words.append(CONFIG_REWRITE.format(file="my.cnf"))
         else:
+            switch = self._role_change(olds, news)
+            if switch:
+                words.append("switchover: it becomes the primary once it has caught up with the old one"
+                             if switch[1] == "primary" else
+                             "switchover: it stops taking writes first, then replicates from the new primary")
             restart = self._restart_reasons(olds, news)
             if restart:
                 order = "the primary restarts after every replica" if role == "primary" else self.RESTART_ORDER
                 words.append(f"restart: {', '.join(restart)} cannot change on a running server; {order}")
-            elif live := self._live_changes(olds, news):
+            elif live := self._live_changes(olds, news, skip_role=bool(switch)):
                 words.append("live: SET GLOBAL " + ", ".join(f"{k} = {v}" for k, v in sorted(live.items()))
                              + " (no restart)")
-            elif "config" in changed:
+            elif "config" in changed and not switch:
                 words.append("rewrite: my.cnf changes but no setting does (no restart)")
         if {"rootUser", "rootPassword"} & set(changed):
             words.append("re-key: the root account's name or password changes (over the local socket)")
@@ -320,10 +322,12 @@ class LocalDatabaseProvider(PlannedProvider):
         return reasons
 
     @staticmethod
-    def _live_changes(olds: dict[str, Any], news: dict[str, Any]) -> dict[str, str]:
+    def _live_changes(olds: dict[str, Any], news: dict[str, Any], skip_role: bool = False) -> dict[str, str]:
         if not is_known(news.get("settings")):
             return {}
         live, _ = split_changes(olds.get("settings") or {}, news["settings"])
+        if skip_role:  # read_only follows the switchover, which the replication step runs in order
+            live.pop("read_only", None)
         return live
 
     @staticmethod
@@ -382,7 +386,10 @@ class LocalDatabaseProvider(PlannedProvider):
                 pid = server.restart(pid, one_restart_at_a_time(_cluster_of(news)), news["stopTimeout"],
                                      news["startTimeout"])
             elif live:
-                server.apply_live(live)
+                if self._role_change(olds, news):
+                    live.pop("read_only", None)  # the replication step demotes and promotes, in order
+                if live:
+                    server.apply_live(live)
         if fresh or (olds.get("rootUser"), olds.get("rootPassword")) != (news["rootUser"], news["rootPassword"]):
             server.secure(news["rootUser"], news["rootPassword"])
         return UpdateResult(outs=self._outs(news, server, pid))

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
+import time
 import uuid
 
 import psutil
@@ -184,21 +186,79 @@ def test_killed_node_is_previewed_as_start_and_repaired_by_up_refresh(stack, vic
         assert replicating(stack, name)
 
 
-def test_preferred_primary_change_is_refused_with_a_clear_message(stack):
+class Writer(threading.Thread):
+    """Inserts one row per transaction through the write endpoint until stopped; keeps the rows the server
+    acknowledged and how long writes failed in a row at most."""
+
+    def __init__(self, stack: CliStack):
+        super().__init__(daemon=True)
+        self.outputs = stack.outputs()
+        self.acknowledged: list[str] = []
+        self.longest_outage = 0.0
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        failing_since = None
+        host, port = self.outputs["writeEndpoint"].rsplit(":", 1)
+        for _ in range(100_000):
+            if self.stop.is_set():
+                break
+            marker = uuid.uuid4().hex
+            try:
+                with pymysql.connect(host=host, port=int(port), user=self.outputs["rootUser"],
+                                     password=self.outputs["rootPassword"], autocommit=True,
+                                     connect_timeout=2, read_timeout=5) as conn, conn.cursor() as cur:
+                    cur.execute("INSERT INTO app.items (marker) VALUES (%s)", (marker,))
+                self.acknowledged.append(marker)
+                if failing_since is not None:
+                    self.longest_outage = max(self.longest_outage, time.monotonic() - failing_since)
+                    failing_since = None
+            except pymysql.MySQLError:
+                failing_since = failing_since or time.monotonic()
+                self.stop.wait(0.05)
+
+
+def test_switchover_moves_the_primary_with_no_lost_write(stack):
     config = stack.config()
-    stack.config_set("replstack:database.preferredPrimary", "db2")
+    write_marker(stack)  # the table exists
+    stack.config_set("replstack:database.nodes", 4)
+    stack.config_set("replstack:database.preferredPrimary", "db4")
+    refused = stack.preview_diff()
+    assert refused.returncode != 0 and "add the node first, then switch over to it" in refused.output
+    assert "Traceback" not in refused.output
+    stack.write_config(config)
+
+    writer = Writer(stack)
+    writer.start()
     try:
-        preview = stack.preview_diff()
-        assert preview.returncode != 0
-        assert "switchover" in preview.output and "is not supported yet" in preview.output
-        assert "Traceback" not in preview.output
-        assert stack.up().returncode != 0
+        wait_until(lambda: len(writer.acknowledged) >= 10, timeout=30, what="writes before the switchover")
+        stack.config_set("replstack:database.preferredPrimary", "db2")
+        apply(stack, "switchover db1 → db2: db1 turns read-only", "switchover: it becomes the primary")
+        wait_until(lambda: len(writer.acknowledged) >= 10 + 20, timeout=30, what="writes after the switchover")
     finally:
-        stack.write_config(config)
-    stack.expect_no_changes().ok()
-    with stack.connect(stack.outputs()["writeEndpoint"]) as conn:
+        writer.stop.set()
+        writer.join(timeout=30)
+    print(f"switchover: {len(writer.acknowledged)} writes acknowledged, longest write outage "
+          f"{writer.longest_outage:.2f} s")
+    outputs = stack.outputs()
+    assert outputs["primary"] == "db2"
+    db2_port = int(node_address(stack, "db2").rsplit(":", 1)[1])
+    with stack.connect(outputs["writeEndpoint"]) as conn:
+        assert scalar(conn, "SELECT @@port") == db2_port
         assert scalar(conn, "SELECT @@read_only") == 0
-        assert scalar(conn, "SELECT @@port") == int(node_address(stack, "db1").rsplit(":", 1)[1])
+    for name in ("db1", "db3"):
+        assert replicating(stack, name)
+        with stack.connect(node_address(stack, name)) as conn:
+            assert scalar(conn, "SELECT @@read_only") == 1
+            wait_until(lambda conn=conn: scalar(conn, "SELECT COUNT(*) FROM app.items WHERE marker IN %s",
+                                                (writer.acknowledged,)) == len(writer.acknowledged),
+                       timeout=30, what=f"every acknowledged write on {name}")
+    assert writer.longest_outage < 30, "writes fail only during the switchover"
+
+    stack.config_set("replstack:database.preferredPrimary", "db1")
+    apply(stack, "switchover db2 → db1")
+    assert stack.outputs()["primary"] == "db1"
+    assert replicating(stack, "db2") and replicating(stack, "db3")
 
 
 def test_policy_pack_preview_after_a_change(stack):

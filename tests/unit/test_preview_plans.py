@@ -82,11 +82,17 @@ def test_dead_database_is_planned_as_a_start(tmp_path):
     assert checked.inputs["generation"] == 3
 
 
-def test_role_change_is_refused_in_check(tmp_path):
-    old = database(tmp_path)
-    checked = LocalDatabaseProvider().check(old, database(tmp_path, settings={**old["settings"], "read_only": "0"}))
-    assert len(checked.failures) == 1
-    assert "switchover" in checked.failures[0].reason and "not supported yet" in checked.failures[0].reason
+def test_role_change_is_planned_as_a_switchover_that_leaves_read_only_to_the_replication_step(tmp_path):
+    provider = LocalDatabaseProvider()
+    provider._alive = staticmethod(lambda olds: True)
+    old = {**database(tmp_path), "generation": 2}
+    (tmp_path / "db2").mkdir()
+    (tmp_path / "db2" / "my.cnf").write_text(old["config"])
+    checked = provider.check(old, database(tmp_path, settings={**old["settings"], "read_only": "0"}))
+    assert checked.failures == []
+    assert checked.inputs[PLANNED_ACTION].startswith("switchover: it becomes the primary")
+    assert "SET GLOBAL" not in checked.inputs[PLANNED_ACTION], "read_only is not set by the node itself"
+    assert checked.inputs["generation"] == 2
 
 
 def topology(**changes):
@@ -120,8 +126,12 @@ def test_topology_plans_scale_out_scale_in_and_refuses_a_new_primary():
                                            "generation": Unknown()}])
     assert provider.check(old, four).inputs[PLANNED_ACTION].startswith("attach db4 as replica(s) of db1")
     assert "db3 leave(s) the topology" in provider.check(old, topology(nodes=old["nodes"][:2])).inputs[PLANNED_ACTION]
-    refused = provider.check(old, topology(primary="db2"))
-    assert refused.failures and "switchover" in refused.failures[0].reason
+    switch = provider.check(old, topology(primary="db2"))
+    assert not switch.failures and switch.inputs[PLANNED_ACTION].startswith("switchover db1 → db2: db1 turns read-only")
+    refused = provider.check(old, topology(primary="db4", nodes=four["nodes"]))
+    assert refused.failures and "add the node first, then switch over to it" in refused.failures[0].reason
+    removed = provider.check(old, topology(nodes=old["nodes"][1:]))
+    assert removed.failures and "removes the primary db1" in removed.failures[0].reason
 
 
 def test_proxy_plans_routing_changes_and_handles_unknown_config(tmp_path):
