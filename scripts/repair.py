@@ -4,9 +4,10 @@
 
 1. the lock: the file backend keeps a lock per running update, naming the process that holds it. A lock whose
    holder is gone (same host, pid no longer a pulumi process) is removed; a live holder stops the repair;
-2. the checkpoint: a run killed while the engine wrote it leaves it empty or cut short. The last good copy (the
-   backend's ``.bak``, else its newest backup) is put back, the damaged file kept beside it; what the lost
-   steps had made is adopted by the next ``up``;
+2. the checkpoint: a run killed while the engine wrote it leaves it (or its ``.attrs`` metadata file) empty or
+   cut short. A damaged metadata file is removed (the backend does without); a damaged checkpoint is replaced by
+   the last good copy (the backend's ``.bak``, else its newest backup), the damaged file kept beside it; what
+   the lost steps had made is adopted by the next ``up``;
 3. pending operations: a create the engine started but never recorded may have left a server running. What
    exists on the host is reported per resource, then the pending creates are cleared: every replstack create
    adopts what it finds (a server running its current config on its recorded port, the ports a placement holds),
@@ -112,7 +113,22 @@ def _checkpoint_ok(path: Path) -> bool:
         return False
 
 
+def drop_damaged_attributes(state: Path, project: str, stack: str) -> None:
+    """The backend keeps each file's metadata in ``<file>.attrs``; a kill while it is written leaves it empty,
+    and the stack then fails to load ("failed to load checkpoint: EOF"). A missing one is fine: it goes."""
+    folder = state / ".pulumi" / "stacks" / project
+    for attrs in [*folder.glob(f"{stack}.json*.attrs"), state / ".pulumi" / "meta.yaml.attrs"]:
+        try:
+            json.loads(attrs.read_text())
+        except FileNotFoundError:
+            continue
+        except (OSError, ValueError):
+            attrs.unlink(missing_ok=True)
+            say("checkpoint", f"removed {attrs.name}, left damaged by the interrupted write")
+
+
 def restore_checkpoint(state: Path, project: str, stack: str) -> None:
+    drop_damaged_attributes(state, project, stack)
     current = state / ".pulumi" / "stacks" / project / f"{stack}.json"
     if not current.exists() or _checkpoint_ok(current):
         say("checkpoint", "readable" if current.exists() else "none yet")

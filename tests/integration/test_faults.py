@@ -246,3 +246,32 @@ def test_a_port_taken_by_another_program_is_named_and_leased_anew(tmp_path):
         squatter.close()
         cleanup(stack)
         kill_processes_under(tmp_path)
+
+
+def test_repair_puts_back_a_checkpoint_and_metadata_a_kill_left_empty(tmp_path):
+    """What a SIGKILL during the engine's checkpoint write leaves (seen in the fault suite): an empty
+    checkpoint, or an empty metadata file beside it ("failed to load checkpoint: EOF")."""
+    stack = cli_stack(tmp_path, cluster_config(tmp_path / "data", nodes=1, proxies=[]))
+    try:
+        stack.up().ok()
+        stack.config_set("replstack:database.maxConnections", 555)
+        stack.up().ok()  # a second checkpoint, so that a .bak exists
+        folder = stack.project.state_dir / ".pulumi" / "stacks" / "replstack"
+        (folder / f"{stack.name}.json.attrs").write_text("")
+        assert "failed to load checkpoint" in stack.run("stack", "export").output
+        assert "removed cli.json.attrs" in run_repair(stack)
+        stack.expect_no_changes().ok()
+
+        (folder / f"{stack.name}.json").write_text("")
+        report = run_repair(stack)
+        assert "was damaged (kept as cli.json.damaged); restored the last good copy" in report
+        stack.up().ok()
+        stack.expect_no_changes().ok()
+        node = stack.outputs()["nodes"][0]
+        with pymysql.connect(host=node["host"], port=node["port"], user="root",
+                             password=stack.outputs()["rootPassword"]) as conn, conn.cursor() as cur:
+            cur.execute("SELECT @@max_connections")
+            assert cur.fetchone()[0] == 555
+    finally:
+        cleanup(stack)
+        kill_processes_under(tmp_path)
