@@ -12,7 +12,8 @@ from typing import Any
 
 import pulumi
 
-from components.configurator.haproxy import PORT_NAMES, Backend, haproxy_paths, render_haproxy_cfg
+from components.configurator.haproxy import (PORT_NAMES, Backend, haproxy_paths, host_port, render_check_files,
+                                             render_haproxy_cfg)
 from components.configurator.mariadb import database_settings, node_paths, render_my_cnf
 from components.configurator.placement import Placement
 from components.orchestrators.base import DatabaseRequest, Orchestrator, PlacedService, ProxyRequest
@@ -79,6 +80,7 @@ class ReplicationCluster(pulumi.ComponentResource):
 
         db_nodes = self._databases(child)
         topology = self._topology(db_nodes, password("replication-password", None, child))
+        self.check_password = password("check-password", None, child)
         users = self._users(db_nodes, password("monitoring-password", None, child), topology)
         self._proxy_sockets: dict[str, pulumi.Output[str]] = {}
         proxies = [(proxy, self._proxy(proxy, db_nodes, users)) for proxy in spec.proxy_services()]
@@ -147,6 +149,7 @@ class ReplicationCluster(pulumi.ComponentResource):
             "monitoringUser": boot.monitoring_user,
             "monitoringPassword": monitoring_password,
             "checkUser": boot.check_user,
+            "checkPassword": self.check_password,
             "checkHosts": self.orchestrator.proxy_source_hosts(),
         }, pulumi.ResourceOptions(parent=self, depends_on=[topology]))
 
@@ -168,22 +171,30 @@ class ReplicationCluster(pulumi.ComponentResource):
         placement = self.orchestrator.place(proxy.name, PORT_NAMES, pulumi.ResourceOptions(parent=self))
         self._proxy_sockets[proxy.name] = placement.apply(lambda p: haproxy_paths(Placement.from_output(p)).socket)
         primary = self.primary
-        check_user = self.spec.bootstrap.check_user
+        boot = self.spec.bootstrap
 
         def render(values: list[Any]) -> str:
             place, eps = values
             backends = {e["name"]: Backend(e["name"], e["host"], e["port"]) for e in eps}
             return render_haproxy_cfg(
                 cluster=self.orchestrator.cluster, name=proxy.name, placement=Placement.from_output(place),
-                primary=backends[primary], replicas=[b for n, b in backends.items() if n != primary],
-                check_user=check_user)
+                primary=backends[primary], replicas=[b for n, b in backends.items() if n != primary])
+
+        def render_files(values: list[Any]) -> dict[str, str]:
+            place, check_password = values
+            return render_check_files(
+                cluster=self.orchestrator.cluster, name=proxy.name, placement=Placement.from_output(place),
+                primary=primary, check_user=boot.check_user, check_password=check_password,
+                client=self.orchestrator.sql_client, max_lag=boot.max_replica_lag)
 
         endpoints = pulumi.Output.all(*[n.endpoint for n in db_nodes])
         config = pulumi.Output.all(placement, endpoints).apply(render)
+        files = pulumi.Output.secret(pulumi.Output.all(placement, self.check_password).apply(render_files))
         replicas = [n.name for n in db_nodes if n.role == "replica"]
         routes = {"write": [primary], "read": replicas or [primary]}
         return self.orchestrator.proxy(
-            ProxyRequest(service=proxy.name, kind=proxy.kind, config=config, placement=placement, routes=routes),
+            ProxyRequest(service=proxy.name, kind=proxy.kind, config=config, placement=placement, routes=routes,
+                         files=files),
             pulumi.ResourceOptions(parent=self, depends_on=[users]))
 
     def _endpoints(self, nodes: list[Node],
@@ -208,5 +219,5 @@ def _access(service: PlacedService) -> dict[str, Any]:
 
 
 def _address(host: str, port: float | int) -> str:
-    """host:port; ports come back from provider state as floats (protobuf numbers)."""
-    return f"{host}:{int(port)}"
+    """host:port (``[::1]:port`` for IPv6); ports come back from provider state as floats (protobuf numbers)."""
+    return host_port(host, int(port))

@@ -20,6 +20,7 @@ import ipaddress
 import json
 import os
 import re
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Mapping, get_args
@@ -89,6 +90,9 @@ class HostFacts:
     project_dir: Path
     memory_mb: int
     os_user: str
+    # The host's addresses as networks: a loopback interface's whole network (127.0.0.0/8 answers on lo), any
+    # other address alone. None: read from the host when an address is checked.
+    networks: tuple[str, ...] | None = None
 
     @classmethod
     def current(cls) -> HostFacts:
@@ -97,6 +101,29 @@ class HostFacts:
         except (KeyError, OSError):
             user = str(os.geteuid())
         return cls(project_dir=Path.cwd(), memory_mb=psutil.virtual_memory().total // 2**20, os_user=user)
+
+    def local_networks(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+        if self.networks is not None:
+            return [ipaddress.ip_network(n, strict=False) for n in self.networks]
+        return host_networks()
+
+
+def host_networks() -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    """The addresses this host has (psutil.net_if_addrs), as networks: a loopback address stands for its whole
+    network (the kernel answers on every 127.x.y.z), any other address for itself alone."""
+    networks = []
+    for addresses in psutil.net_if_addrs().values():
+        for entry in addresses:
+            if entry.family not in (socket.AF_INET, socket.AF_INET6):
+                continue
+            try:
+                ip = ipaddress.ip_address(entry.address.split("%", 1)[0])
+                mask = int(ipaddress.ip_address(entry.netmask.split("/", 1)[0])) if entry.netmask else -1
+                prefix = bin(mask).count("1") if ip.is_loopback and mask >= 0 else ip.max_prefixlen
+            except ValueError:
+                continue
+            networks.append(ipaddress.ip_network(f"{ip}/{prefix}", strict=False))
+    return networks
 
 
 def _host(info: ValidationInfo) -> HostFacts:
@@ -215,8 +242,10 @@ class BootstrapSpec(_Model):
     semi_sync: bool = Field(False, alias="semiSync")
     replication_user: str = Field("replstack_repl", alias="replicationUser")
     monitoring_user: str = Field("replstack_monitor", alias="monitoringUser")
-    check_user: str = Field("replstack_check", alias="checkUser", description="password-less, USAGE-only user "
-                            "that proxies log in with for health checks")
+    check_user: str = Field("replstack_check", alias="checkUser", description="account the proxies' health "
+                            "checks log in with (a generated password, SLAVE MONITOR only)")
+    max_replica_lag: int = Field(30, alias="maxReplicaLag", ge=0, le=86400, description="seconds a replica may "
+                                 "lag and stay in the proxies' read pool")
     root_user: str = Field("root", alias="rootUser")
     proxy_sync_timeout: int = Field(60, alias="proxySyncTimeout", ge=1, le=3600, description="seconds")
     replication_timeout: int = Field(60, alias="replicationTimeout", ge=1, le=3600, description="seconds")
@@ -250,6 +279,9 @@ class LocalSpec(_Model):
 
     base_dir: str | None = Field(None, alias="baseDir", description="where service directories go; relative "
                                  "paths are taken from the project directory")
+    # Before bind_address: its validator reads it.
+    allow_wildcard_bind: bool = Field(False, alias="allowWildcardBind", description="let bindAddress be 0.0.0.0 "
+                                      "or ::, every interface of the host")
     bind_address: str = Field("127.0.0.1", alias="bindAddress")
     mariadb_bin_dir: str = Field("/usr/sbin", alias="mariadbBinDir", description="directory of mariadbd")
     client_bin_dir: str = Field("/usr/bin", alias="clientBinDir", description="directory of mariadb-install-db")
@@ -259,12 +291,40 @@ class LocalSpec(_Model):
 
     @field_validator("bind_address")
     @classmethod
-    def _ip(cls, value: str) -> str:
+    def _ip(cls, value: str, info: ValidationInfo) -> str:
+        """An address of this host, IPv4 or IPv6; a wildcard (every interface) only when allowWildcardBind says
+        so. Returned in its compressed form (what the servers and the check account's host part use)."""
         try:
-            ipaddress.ip_address(value)
+            ip = ipaddress.ip_address(value)
         except ValueError:
-            raise ValueError(f"{value!r} is not an IP address, e.g. 127.0.0.1") from None
-        return value
+            raise ValueError(f"{value!r} is not an IP address, e.g. 127.0.0.1 or ::1") from None
+        if ip.is_unspecified:
+            if not info.data.get("allow_wildcard_bind"):
+                raise ValueError(f"{value!r} binds every interface of the host (clients of any network reach every "
+                                 "server and proxy port); allowed: an address of this host, e.g. 127.0.0.1, or set "
+                                 "local.allowWildcardBind: true to bind the wildcard on purpose")
+            return ip.compressed
+        if ip.is_multicast or (ip.version == 6 and ip.is_link_local):
+            raise ValueError(f"{value!r} is a {'multicast' if ip.is_multicast else 'link-local'} address, which a "
+                             "server cannot listen on here; allowed: a unicast address of this host, e.g. 127.0.0.1")
+        networks = _host(info).local_networks()
+        if not any(ip in network for network in networks if network.version == ip.version):
+            have = sorted({str(n.network_address if n.prefixlen == n.max_prefixlen else n) for n in networks
+                           if not (n.version == 6 and n.network_address.is_link_local)})
+            raise ValueError(f"{value!r} is not an address of this host, so nothing can listen on it; allowed: "
+                             f"an address the host has: {', '.join(have) or '(none found)'}")
+        return ip.compressed
+
+    @property
+    def listen_address(self) -> str:
+        """What every service binds to: ``bindAddress`` itself."""
+        return self.bind_address
+
+    @property
+    def connect_address(self) -> str:
+        """How services are reached (by clients, proxies, replicas): ``bindAddress``, or for a wildcard the
+        loopback address of its family."""
+        return {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(self.bind_address, self.bind_address)
 
     @field_validator("base_dir")
     @classmethod
@@ -401,6 +461,11 @@ class ClusterSpec(_Model):
                                   "file; allowed: the path of an installed haproxy, e.g. /usr/sbin/haproxy")
             except ValueError as error:
                 problems.append(("local.haproxyBinary", str(error)))
+            client = str(Path(self.local.client_bin_dir) / "mariadb")
+            if not (os.path.isfile(client) and os.access(client, os.X_OK)):
+                problems.append(("local.clientBinDir", f"{self.local.client_bin_dir!r} has no executable mariadb "
+                                 "client, which the proxies' health checks run; allowed: the directory of "
+                                 "mariadb-install-db and mariadb, e.g. /usr/bin"))
         if host.os_user.lower() not in RESERVED_ACCOUNTS:
             for field, key in USER_KEYS.items():
                 user = getattr(self.bootstrap, field)

@@ -1,6 +1,11 @@
 """Cluster users created on the primary once replication runs (so every replica gets them through the binary
-log): the monitoring user, and the password-less, privilege-less account proxies log in with for health
-checks (limited to the proxies' addresses)."""
+log): the monitoring user, and the account the proxies' health checks log in with: a generated password (a
+secret; the proxies read it from a 0600 option file), ``SLAVE MONITOR`` only (to read a replica's replication
+state), and only from the addresses the proxies connect from.
+
+The check account never goes without a password: a password-less one lets anyone who reaches a server (any
+local user, any client of the proxy's write port) log in, and its own session can ``SET PASSWORD``, which
+replicates everywhere and fails every health check."""
 
 from __future__ import annotations
 
@@ -14,23 +19,28 @@ from components.dynamic import NO_ACTION, PlannedProvider, differs, known_or, na
 from components.sql import Endpoint, connect, execute, native_password_hash, query, quiet_session, quote_account
 
 MONITORING_GRANTS = "PROCESS, BINLOG MONITOR, SLAVE MONITOR, SHOW DATABASES"
+CHECK_GRANTS = "SLAVE MONITOR"
 
 
 class DatabaseUsersProvider(PlannedProvider):
     compared = ("primary", "rootUser", "rootPassword", "monitoringUser", "monitoringPassword", "checkUser",
-                "checkHosts")
+                "checkPassword", "checkHosts")
 
     def plan(self, olds: dict[str, Any], news: dict[str, Any]) -> str:
         hosts = names(known_or(news.get("checkHosts"), []))
         if not olds:
             return (f"create: the monitoring account {news['monitoringUser']} and the health-check account "
-                    f"{news['checkUser']} (from {hosts}) on the primary; replication copies them to every node")
+                    f"{news['checkUser']} (from {hosts}, with a generated password) on the primary; replication "
+                    "copies them to every node")
         changed = self.changes(olds, news)
         words = []
         if "monitoringUser" in changed or "monitoringPassword" in changed:
             words.append(f"re-key the monitoring account {news['monitoringUser']}")
         if "checkUser" in changed or "checkHosts" in changed:
             words.append(f"health-check account {news['checkUser']} limited to {hosts}")
+        if "checkPassword" in changed:
+            words.append(f"re-key the health-check account {news['checkUser']}"
+                         + ("" if olds.get("checkPassword") else " (it gets a password)"))
         if "primary" in changed and differs((olds.get("primary") or {}).get("name"),
                                             (known_or(news.get("primary"), {}) or {}).get("name")):
             words.append("create the accounts on the new primary")
@@ -71,8 +81,12 @@ class DatabaseUsersProvider(PlannedProvider):
             existing = {quote_account(r["user"], r["host"]) for r in rows}
             for account in sorted(existing - wanted):
                 execute(conn, f"DROP USER {account}")
-            for account in sorted(wanted - existing):
-                execute(conn, f"CREATE USER {account}")
+            check_hash = native_password_hash(props["checkPassword"])
+            for account in sorted(wanted):
+                # Every time: the password-less account of an earlier version gets one, a re-keyed one is reset.
+                execute(conn, f"CREATE USER IF NOT EXISTS {account} IDENTIFIED BY PASSWORD %s", (check_hash,))
+                execute(conn, f"ALTER USER {account} IDENTIFIED BY PASSWORD %s", (check_hash,))
+                execute(conn, f"GRANT {CHECK_GRANTS} ON *.* TO {account}")
 
 
 class DatabaseUsers(Resource, module="replstack/bootstrap", name="DatabaseUsers"):
@@ -80,4 +94,5 @@ class DatabaseUsers(Resource, module="replstack/bootstrap", name="DatabaseUsers"
 
     def __init__(self, name: str, props: dict[str, Any], opts: pulumi.ResourceOptions | None = None):
         super().__init__(DatabaseUsersProvider(), name, props,
-                         resource_options(opts, secret_outputs=["rootPassword", "monitoringPassword"]))
+                         resource_options(opts, secret_outputs=["rootPassword", "monitoringPassword",
+                                                                "checkPassword"]))

@@ -120,7 +120,8 @@ def placement_settings(placement: Placement, run_as_root: bool) -> dict[str, str
     paths = node_paths(placement)
     settings = {
         "port": str(placement.ports["mysql"]),
-        "bind_address": placement.host,
+        # The placement's wildcard when the stack allows one; replicas and clients reach the node at its host.
+        "bind_address": placement.extra.get("bind") or placement.host,
         "report_host": placement.host,
         "report_port": str(placement.ports["mysql"]),
         "socket": paths.socket,

@@ -132,7 +132,7 @@ class LocalPlacementProvider(PlannedProvider):
     @staticmethod
     def _lease(props: dict[str, Any], known: dict[str, Any] | None, renew: list[str] = ()) -> dict[str, Any]:
         cluster_dir = Path(props["clusterDir"])
-        leased = ports.lease(cluster_dir, props["service"], props["host"], props["portNames"],
+        leased = ports.lease(cluster_dir, props["service"], props.get("bind") or props["host"], props["portNames"],
                              known={k: int(v) for k, v in (known or {}).items()}, renew=renew,
                              on=host_for(props.get("access")))
         return {**props, "ports": leased, "dir": str(cluster_dir / props["service"])}
@@ -457,7 +457,7 @@ def _routing_words(olds: Mapping[str, Any], news: Mapping[str, Any]) -> list[str
 class LocalHAProxyProvider(PlannedProvider):
     """An HAProxy daemon; a config change is a soft reload, so open connections are not cut."""
 
-    compared = ("config", "binary", "placement")
+    compared = ("config", "binary", "placement", "files")
 
     def plan(self, olds: dict[str, Any], news: dict[str, Any]) -> str:
         routes = known_or(news.get("routes"), {})
@@ -473,6 +473,10 @@ class LocalHAProxyProvider(PlannedProvider):
             return CONFIG_REWRITE.format(file="haproxy.cfg")
         if changed:
             routing = _routing_words(olds, news)
+            if changed == ["files"]:
+                routing.append("its health check (command or account) changes")
+            elif "files" in changed and not olds.get("files"):
+                routing.append("health checks log in with a password (check command and 0600 option file)")
             return "reload (soft, open connections are kept): " + ("; ".join(routing) or "its config changes")
         return UPGRADE if "generation" not in olds else NO_ACTION
 
@@ -503,7 +507,7 @@ class LocalHAProxyProvider(PlannedProvider):
                              _where(props))
         if not proxy.is_running():
             _ensure_ports_free(props)
-        proxy.write_config(props["config"])
+        proxy.write_config(props["config"], props.get("files"))
         pid = proxy.reload(props["startTimeout"]) if proxy.is_running() else proxy.start(props["startTimeout"])
         return CreateResult(id_=proxy.paths.dir, outs=self._outs(props, pid))
 
@@ -511,10 +515,10 @@ class LocalHAProxyProvider(PlannedProvider):
         proxy = _haproxy(news)
         pid = proxy.pid() if proxy.is_running() else None
         if pid is None or changed_keys(olds, news, self.compared):
-            proxy.write_config(news["config"])
+            proxy.write_config(news["config"], news.get("files"))
             pid = proxy.reload(news["startTimeout"])
         elif not _config_intact(proxy.host, proxy.paths.config, news["config"]):
-            proxy.write_config(news["config"])  # the running proxy read the good one: no reload
+            proxy.write_config(news["config"], news.get("files"))  # the running proxy read the good one: no reload
         return UpdateResult(outs=self._outs(news, pid))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
@@ -545,7 +549,8 @@ class LocalProxy(Resource, module="replstack/local", name="HAProxy"):
 
     def __init__(self, name: str, props: dict[str, Any], opts: pulumi.ResourceOptions | None = None):
         outputs = {"host": None, "ports": None, "pid": None, "running": None, "generation": None}
-        super().__init__(LocalHAProxyProvider(), name, {**props, **outputs}, resource_options(opts))
+        super().__init__(LocalHAProxyProvider(), name, {**props, **outputs},
+                         resource_options(opts, secret_outputs=["files"]))
 
 
 # -- the orchestrator ------------------------------------------------------------------------------------------
@@ -559,6 +564,7 @@ class LocalOrchestrator(Orchestrator):
         base = Path(spec.base_dir).expanduser() if spec.base_dir else default_base_dir()
         self.cluster_dir = str((project_dir / base).resolve() / cluster)
         self.owner: pulumi.Resource | None = None
+        self.sql_client = str(Path(spec.client_bin_dir) / "mariadb")
 
     @property
     def runs_as_root(self) -> bool:
@@ -575,25 +581,35 @@ class LocalOrchestrator(Orchestrator):
         return self.owner
 
     def proxy_source_hosts(self) -> list[str]:
-        return [self.spec.bind_address]
+        """Where the kernel connects to the services' address from (a connection to 127.0.0.2 comes from
+        127.0.0.1): the client host the servers see for the proxies and their checks."""
+        return [ports.source_address(self.spec.connect_address)]
+
+    def _bind(self) -> dict[str, str]:
+        """The wildcard services bind to when the stack allows one (they are reached at the connect address)."""
+        listen = self.spec.listen_address
+        return {"bind": listen} if listen != self.spec.connect_address else {}
 
     def place(self, service: str, port_names: Sequence[str], opts: pulumi.ResourceOptions) -> pulumi.Output[dict]:
         owner = self.owner
         placement = LocalPlacement(f"{service}-placement", {
             "clusterDir": self.cluster_dir,
             "service": service,
-            "host": self.spec.bind_address,
+            "host": self.spec.connect_address,
             "portNames": list(port_names),
+            **self._bind(),
         }, pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[owner] if owner else [])))
+        extra = {"extra": self._bind()} if self._bind() else {}
         return pulumi.Output.all(placement.host, placement.ports, placement.dir).apply(
-            lambda v: {"host": v[0], "ports": v[1], "dir": v[2]})
+            lambda v: {"host": v[0], "ports": v[1], "dir": v[2], **extra})
 
     def _placement_input(self, service: str, placement: pulumi.Input[Mapping[str, Any]]) -> dict[str, Any]:
         """A service's placement as its resource takes it: the address and directory, which follow from the
         stack and stay known during a preview, and the leased ports, which are unknown while being leased. A
         preview that re-leases ports then shows an update, not a replacement."""
-        return {"host": self.spec.bind_address, "dir": str(Path(self.cluster_dir) / service),
-                "ports": pulumi.Output.from_input(placement).apply(lambda p: p["ports"])}
+        extra = {"extra": self._bind()} if self._bind() else {}
+        return {"host": self.spec.connect_address, "dir": str(Path(self.cluster_dir) / service),
+                "ports": pulumi.Output.from_input(placement).apply(lambda p: p["ports"]), **extra}
 
     def database(self, request: DatabaseRequest, opts: pulumi.ResourceOptions) -> PlacedService:
         db = LocalDatabase(request.service, {
@@ -619,6 +635,7 @@ class LocalOrchestrator(Orchestrator):
             "config": request.config,
             "routes": request.routes,
             "placement": self._placement_input(request.service, request.placement),
+            **({"files": request.files} if request.files is not None else {}),
             "binary": self.spec.haproxy_binary,
             "startTimeout": self.spec.start_timeout,
             "stopTimeout": self.spec.stop_timeout,

@@ -10,6 +10,8 @@ in parallel never get the same port, and a person can read who listens where.
 from __future__ import annotations
 
 import contextlib
+import errno
+import ipaddress
 import json
 import random
 import socket
@@ -71,14 +73,36 @@ def _locked_catalog(cluster_dir: Path, host: Host | None = None) -> Iterator[dic
             host.remove_tree(str(path))
 
 
+class AddressNotAvailable(NoFreePort):
+    """The address to lease on is not one of this host's: no port of it can ever be bound."""
+
+
+def _family(host: str) -> socket.AddressFamily:
+    return socket.AF_INET6 if ipaddress.ip_address(host).version == 6 else socket.AF_INET
+
+
 def _bindable(host: str, port: int) -> bool:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as sock:
+    """Whether ``host:port`` can be bound now; raises AddressNotAvailable when ``host`` is not an address of this
+    host (no port would ever be)."""
+    with socket.socket(_family(host), socket.SOCK_STREAM) as sock:
+        if sock.family == socket.AF_INET6:
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)  # '::' also takes the IPv4 ports
         try:
             sock.bind((host, port))
-        except OSError:
+        except OSError as error:
+            if error.errno == errno.EADDRNOTAVAIL:
+                raise AddressNotAvailable(f"{host} is not an address of this host (bind: {error.strerror}); "
+                                          "set local.bindAddress to one it has") from None
             return False
     return True
+
+
+def source_address(destination: str) -> str:
+    """The address this host connects to ``destination`` from, as the kernel's routing chooses it (a connection
+    to 127.0.0.2 comes from 127.0.0.1): what a server sees as the client's host. No packet is sent."""
+    with socket.socket(_family(destination), socket.SOCK_DGRAM) as sock:
+        sock.connect((destination, 9))
+        return ipaddress.ip_address(sock.getsockname()[0].split("%", 1)[0]).compressed
 
 
 def lease(cluster_dir: Path, service: str, host: str, names: Sequence[str],

@@ -7,7 +7,7 @@ import socket
 
 import pytest
 
-from components.configurator.haproxy import PORT_NAMES, Backend, haproxy_paths, render_haproxy_cfg
+from components.configurator.haproxy import PORT_NAMES, Backend, haproxy_paths, render_check_files, render_haproxy_cfg
 from components.configurator.placement import Placement
 from components.orchestrators import ports
 from components.orchestrators.hosts import LocalHost
@@ -28,8 +28,11 @@ def start_haproxy(tmp_path, primary: Backend, replicas: list[Backend]) -> tuple[
     leased = ports.lease(tmp_path, "haproxy1", "127.0.0.1", PORT_NAMES)
     placement = Placement("127.0.0.1", leased, str(tmp_path / "haproxy1"))
     proxy = HAProxyProcess(LocalHost(), haproxy_paths(placement))
+    files = render_check_files(cluster="t", name="haproxy1", placement=placement, primary=primary.name,
+                               check_user="replstack_check", check_password="NotUsed0", client="/usr/bin/mariadb",
+                               max_lag=30)
     proxy.write_config(render_haproxy_cfg(cluster="t", name="haproxy1", placement=placement, primary=primary,
-                                          replicas=replicas, check_user="replstack_check"))
+                                          replicas=replicas), files)
     proxy.start(timeout=30)
     return proxy, {"name": "haproxy1", "transport": "local", "socket": proxy.paths.socket}
 

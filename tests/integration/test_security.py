@@ -216,7 +216,7 @@ def secrets_of(stack: CliStack) -> dict[str, str]:
     found = {}
     for res in exported["deployment"]["resources"]:
         outputs = res.get("outputs") or {}
-        for key in ("rootPassword", "replicationPassword", "monitoringPassword", "value"):
+        for key in ("rootPassword", "replicationPassword", "monitoringPassword", "checkPassword", "value"):
             value = outputs.get(key)
             if isinstance(value, dict) and "plaintext" in value:
                 value = json.loads(value["plaintext"])
@@ -225,8 +225,9 @@ def secrets_of(stack: CliStack) -> dict[str, str]:
     return found
 
 
-# Files that must hold a credential in clear to work, and are the operator's only.
-CREDENTIAL_FILES = ("master.info", "relay-log.info")
+# Files that must hold a credential in clear to work, and are the operator's only (check.cnf: the proxies' health
+# checks log in with it).
+CREDENTIAL_FILES = ("master.info", "relay-log.info", "check.cnf")
 
 
 def clear_copies(roots: list[Path], secrets: dict[str, str]) -> list[str]:
@@ -254,7 +255,8 @@ def process_copies(secrets: dict[str, str]) -> list[str]:
 
 def test_no_generated_password_in_clear_after_a_cluster_life(stack):
     generated = secrets_of(stack)
-    assert {"root-password.value", "replication-password.value", "monitoring-password.value"} <= set(generated)
+    assert {"root-password.value", "replication-password.value", "monitoring-password.value",
+            "check-password.value"} <= set(generated)
     stack.config_set_secret("replstack:rootPassword", "Rotated-root-password-0123456789")
     stack.up().ok()
     secrets = {**{f"first {k}": v for k, v in generated.items()}, **secrets_of(stack)}

@@ -31,7 +31,7 @@ class LocalCluster:
 
     def connect(self, address: str, **kwargs: Any) -> pymysql.connections.Connection:
         host, port = address.rsplit(":", 1)
-        return pymysql.connect(host=host, port=int(port), user=self.outputs["rootUser"],
+        return pymysql.connect(host=host.strip("[]"), port=int(port), user=self.outputs["rootUser"],
                                password=self.outputs["rootPassword"], autocommit=True, connect_timeout=5, **kwargs)
 
     def node(self, name: str) -> dict[str, Any]:

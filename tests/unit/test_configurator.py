@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from components.configurator import server_options
-from components.configurator.haproxy import Backend, render_haproxy_cfg
+from components.configurator.haproxy import CHECK_COMMAND, CHECK_OPTIONS, Backend, render_check_files, render_haproxy_cfg
 from components.configurator.mariadb import database_settings, memory_settings, placement_settings, render_my_cnf
 from components.configurator.placement import Placement
 from components.configurator.render import UnsafeValue
@@ -48,7 +48,16 @@ def haproxy_cfg(replicas: int) -> str:
                           "/srv/replstack/demo/haproxy1")
     nodes = [Backend(f"db{i}", "127.0.0.1", 23305 + i) for i in range(1, replicas + 2)]
     return render_haproxy_cfg(cluster="replstack-demo", name="haproxy1", placement=placement, primary=nodes[0],
-                              replicas=nodes[1:], check_user="replstack_check")
+                              replicas=nodes[1:])
+
+
+def check_files(**changes) -> dict[str, str]:
+    args = {"cluster": "replstack-demo", "name": "haproxy1",
+            "placement": Placement("127.0.0.1", {"write": 23001, "read": 23002, "stats": 23003, "admin": 23004},
+                                   "/srv/replstack/demo/haproxy1"),
+            "primary": "db1", "check_user": "replstack_check", "check_password": "Golden0Password0Not0Used",
+            "client": "/usr/bin/mariadb", "max_lag": 30}
+    return render_check_files(**{**args, **changes})
 
 
 def test_primary_my_cnf_golden():
@@ -63,6 +72,34 @@ def test_replica_my_cnf_with_tags_and_overrides_golden():
 
 def test_haproxy_cfg_golden():
     check_golden("haproxy.cfg", haproxy_cfg(replicas=2))
+
+
+def test_haproxy_check_command_golden():
+    files = check_files()
+    check_golden("mysql-check.sh", files[CHECK_COMMAND])
+    assert files[CHECK_OPTIONS].splitlines()[1:] == ["[client]", "user = replstack_check",
+                                                     "password = Golden0Password0Not0Used"]
+    assert "Golden0Password0Not0Used" not in haproxy_cfg(replicas=2) + files[CHECK_COMMAND]
+
+
+def test_haproxy_listens_and_connects_on_ipv6_in_brackets(tmp_path):
+    placement = Placement("::1", {"write": 23001, "read": 23002, "stats": 23003, "admin": 23004}, str(tmp_path))
+    text = render_haproxy_cfg(cluster="c", name="haproxy1", placement=placement, primary=Backend("db1", "::1", 23306),
+                              replicas=[Backend("db2", "::1", 23307)])
+    assert "bind [::1]:23001" in text and "server db2 [::1]:23307 check" in text
+    (tmp_path / "haproxy.cfg").write_text(text)
+    proc = subprocess.run(["haproxy", "-c", "-f", str(tmp_path / "haproxy.cfg")], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_a_wildcard_placement_binds_the_wildcard_and_connects_to_its_host():
+    placement = Placement("127.0.0.1", {"write": 1, "read": 2, "stats": 3, "admin": 4}, "/srv/h", {"bind": "0.0.0.0"})
+    text = render_haproxy_cfg(cluster="c", name="haproxy1", placement=placement,
+                              primary=Backend("db1", "127.0.0.1", 3306), replicas=[])
+    assert "bind 0.0.0.0:1" in text and "server db1 127.0.0.1:3306 check" in text
+    node = Placement("127.0.0.1", {"mysql": 23306}, "/srv/replstack/demo/db1", {"bind": "::"})
+    rendered = render_node({}, node)
+    assert "bind_address = ::" in rendered and "report_host = 127.0.0.1" in rendered
 
 
 def test_haproxy_without_replicas_reads_from_the_primary():
@@ -192,16 +229,12 @@ def test_rendered_my_cnf_is_hardened():
 def haproxy_with(**changes) -> str:
     args = {"cluster": "replstack-demo", "name": "haproxy1",
             "placement": Placement("127.0.0.1", {"write": 1, "read": 2, "stats": 3, "admin": 4}, "/srv/h"),
-            "primary": Backend("db1", "127.0.0.1", 3306), "replicas": [Backend("db2", "127.0.0.1", 3307)],
-            "check_user": "replstack_check"}
+            "primary": Backend("db1", "127.0.0.1", 3306), "replicas": [Backend("db2", "127.0.0.1", 3307)]}
     return render_haproxy_cfg(**{**args, **changes})
 
 
 @pytest.mark.parametrize("changes", [
     {"name": "haproxy1\nlisten evil"},
-    {"check_user": "check post-41\n    stats socket ipv4@0.0.0.0:9999 level admin"},
-    {"check_user": "check level admin"},
-    {"check_user": "check#"},
     {"cluster": "demo\rglobal"},
     {"placement": Placement("127.0.0.1 ssl crt /etc/x", {"write": 1, "read": 2, "stats": 3, "admin": 4}, "/srv/h")},
     {"placement": Placement("127.0.0.1", {"write": 1, "read": 2, "stats": 3, "admin": 4}, "/srv/h mode 777")},
@@ -214,3 +247,63 @@ def test_haproxy_renderer_refuses_values_that_are_not_one_word(changes):
     assert "server db2 127.0.0.1:3307 check" in haproxy_with()
     with pytest.raises(UnsafeValue):
         haproxy_with(**changes)
+
+
+@pytest.mark.parametrize("changes", [
+    {"check_user": "check post-41\n    stats socket ipv4@0.0.0.0:9999 level admin"},
+    {"check_user": "check level admin"},
+    {"check_user": "check#"},
+    {"check_user": "check$(reboot)"},
+    {"check_password": "pass\n[client]\nuser = root"},
+    {"check_password": "pa ss"},
+    {"primary": 'db1" ]; then reboot; fi #'},
+    {"client": "/usr/bin/mariadb --execute=DROP"},
+    {"max_lag": "30; reboot"},
+])
+def test_check_files_renderer_refuses_values_that_are_not_one_word(changes):
+    assert "--defaults-file=/srv/h/check.cnf" in check_files(
+        placement=Placement("127.0.0.1", {"write": 1}, "/srv/h"))[CHECK_COMMAND]
+    with pytest.raises(UnsafeValue):
+        check_files(**changes)
+
+
+# -- the health-check command's decisions, with a stand-in client ------------------------------------------------
+SLAVE_STATUS = """*************************** 1. row ***************************
+                Slave_IO_State: Waiting for master to send event
+              Slave_IO_Running: {io}
+             Slave_SQL_Running: {sql}
+         Seconds_Behind_Master: {lag}
+"""
+
+
+@pytest.mark.parametrize("server, answer, up", [
+    ("db1", ("", 0), True),
+    ("db1", ("ERROR 1045 (28000): Access denied for user 'replstack_check'@'127.0.0.1'", 1), True),
+    ("db1", ("ERROR 2002 (HY000): Can't connect to server on '127.0.0.1' (115)", 1), False),
+    ("db2", (SLAVE_STATUS.format(io="Yes", sql="Yes", lag="0"), 0), True),
+    ("db2", (SLAVE_STATUS.format(io="Yes", sql="Yes", lag="30"), 0), True),
+    ("db2", (SLAVE_STATUS.format(io="Yes", sql="Yes", lag="31"), 0), False),
+    ("db2", (SLAVE_STATUS.format(io="Yes", sql="No", lag="NULL"), 0), False),
+    ("db2", (SLAVE_STATUS.format(io="No", sql="Yes", lag="NULL"), 0), False),
+    ("db2", (SLAVE_STATUS.format(io="Connecting", sql="Yes", lag="NULL"), 0), True),
+    ("db2", ("", 0), False),  # not a replica at all (replication reset by hand)
+    ("db2", ("ERROR 1045 (28000): Access denied for user 'replstack_check'@'127.0.0.1'", 1), False),
+    ("db2", ("ERROR 2002 (HY000): Can't connect to server on '127.0.0.1' (115)", 1), False),
+])
+def test_check_command_decides_from_what_the_server_answers(tmp_path, server, answer, up):
+    text, status = answer
+    (tmp_path / "answer").write_text(text)
+    client = tmp_path / "client"
+    client.write_text(f"#!/bin/sh\necho \"$@\" > {tmp_path}/args\ncat {tmp_path}/answer\nexit {status}\n")
+    client.chmod(0o700)
+    files = check_files(placement=Placement("127.0.0.1", {"write": 1}, str(tmp_path)), client=str(client))
+    script = tmp_path / CHECK_COMMAND
+    script.write_text(files[CHECK_COMMAND])
+    script.chmod(0o700)
+    env = {"PATH": "/usr/bin:/bin", "HAPROXY_SERVER_NAME": server}
+    proc = subprocess.run([str(script), "127.0.0.1", "1", "127.0.0.1", "3307"], env=env, capture_output=True,
+                          text=True, timeout=30)
+    assert (proc.returncode == 0) == up, proc.stdout + proc.stderr
+    args = (tmp_path / "args").read_text()
+    assert args.startswith(f"--defaults-file={tmp_path}/check.cnf ") and "--port=3307" in args
+    assert "password" not in args.replace("--defaults-file", "")

@@ -207,6 +207,9 @@ def test_binaries_are_existing_executables_with_their_names(tmp_path):
     haproxy = executable(tmp_path / "haproxy" / "haproxy")
     local = {"mariadbBinDir": str(tmp_path / "sbin"), "clientBinDir": str(tmp_path / "bin"),
              "haproxyBinary": str(haproxy)}
+    assert "has no executable mariadb client" in refusal({"local": local, "proxies": [{"kind": "haproxy"}]})
+    assert load_spec({"local": local}).local.client_bin_dir == str(tmp_path / "bin"), "no proxy, no client needed"
+    executable(tmp_path / "bin" / "mariadb")
     assert load_spec({"local": local, "proxies": [{"kind": "haproxy"}]}).local.haproxy_binary == str(haproxy)
 
     (tmp_path / "sbin" / "mariadbd").chmod(0o644)
@@ -224,3 +227,35 @@ def test_the_spec_knows_the_local_backends_cluster_layout():
     from components.orchestrators import ports
 
     assert CLUSTER_CATALOG == ports.CATALOG
+
+
+# -- local.bindAddress: an address of this host, no wildcard unless allowed -------------------------------------
+def host_with(*networks: str) -> HostFacts:
+    return HostFacts(project_dir=Path("/srv/replstack"), memory_mb=1 << 20, os_user="root", networks=networks)
+
+
+@pytest.mark.parametrize("given, stored", [("127.0.0.2", "127.0.0.2"), ("::1", "::1"), ("0:0:0:0:0:0:0:1", "::1"),
+                                           ("192.0.2.7", "192.0.2.7"), ("fd00::0:2", "fd00::2")])
+def test_bind_address_is_any_address_of_the_host(given, stored):
+    local = load_spec({"local": {"bindAddress": given}},
+                      host=host_with("127.0.0.0/8", "::1/128", "192.0.2.7/32", "fd00::2/128")).local
+    assert (local.bind_address, local.listen_address, local.connect_address) == (stored, stored, stored)
+
+
+def test_bind_address_the_host_does_not_have_is_refused_with_the_reason():
+    host = host_with("127.0.0.0/8", "192.0.2.7/32")
+    message = refusal({"local": {"bindAddress": "192.0.2.8"}}, host)
+    assert message == ("replstack:local.bindAddress: '192.0.2.8' is not an address of this host, so nothing can "
+                       "listen on it; allowed: an address the host has: 127.0.0.0/8, 192.0.2.7")
+    assert "not an address of this host" in refusal({"local": {"bindAddress": "::1"}}, host)
+    assert "link-local" in refusal({"local": {"bindAddress": "fe80::1"}}, host_with("fe80::1/128"))
+
+
+@pytest.mark.parametrize("wildcard, reached_at", [("0.0.0.0", "127.0.0.1"), ("::", "::1"), ("0::0", "::1")])
+def test_wildcard_bind_needs_allow_wildcard_bind_and_is_reached_on_loopback(wildcard, reached_at):
+    host = host_with("127.0.0.0/8", "::1/128")
+    message = refusal({"local": {"bindAddress": wildcard}}, host)
+    assert message.startswith(f"replstack:local.bindAddress: {wildcard!r} binds every interface")
+    assert "local.allowWildcardBind: true" in message and len(message.splitlines()) == 1
+    local = load_spec({"local": {"bindAddress": wildcard, "allowWildcardBind": True}}, host=host).local
+    assert (local.listen_address, local.connect_address) == (wildcard if wildcard != "0::0" else "::", reached_at)

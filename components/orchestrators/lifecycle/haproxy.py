@@ -1,11 +1,13 @@
-"""The life of one HAProxy on a host: check the config, start it as a daemon, reload it in place (a new process
-takes the listeners, the old one finishes its connections), stop it."""
+"""The life of one HAProxy on a host: write its config and the files beside it (the health-check command and its
+0600 option file), check the config, start it as a daemon, reload it in place (a new process takes the
+listeners, the old one finishes its connections), stop it."""
 
 from __future__ import annotations
 
 from pathlib import PurePosixPath
+from typing import Mapping
 
-from components.configurator.haproxy import HAProxyPaths
+from components.configurator.haproxy import FILE_MODES, HAProxyPaths
 from components.orchestrators.hosts import CommandFailed, Host
 from components.orchestrators.lifecycle.process import read_pid_file, remove_service_files, stop_process
 from components.waiting import wait_until
@@ -21,9 +23,15 @@ class HAProxyProcess:
         self.paths = paths
         self.binary = binary
 
-    def write_config(self, text: str) -> None:
+    def write_config(self, text: str, files: Mapping[str, str] | None = None) -> None:
+        """The config and the ``files`` beside it (by name; only those of ``FILE_MODES``, with their modes:
+        the option file with the check password is the operator's only), then HAProxy's own check."""
         self.host.make_dirs(self.paths.dir)
         self.host.make_dirs(str(PurePosixPath(self.paths.socket).parent))
+        for name, content in sorted((files or {}).items()):
+            if name not in FILE_MODES:
+                raise ProxyFailed(f"refusing to write {name!r} beside {self.paths.config}: not a file HAProxy uses")
+            self.host.write_file(str(PurePosixPath(self.paths.dir) / name), content, mode=FILE_MODES[name])
         self.host.write_file(self.paths.config, text)
         try:
             self.host.run([self.binary, "-c", "-f", self.paths.config], timeout=60)
