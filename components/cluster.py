@@ -8,6 +8,7 @@ its own error, so a failed ``up`` says which step failed and a re-run continues 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pulumi
@@ -20,6 +21,7 @@ from components.orchestrators.base import DatabaseRequest, Orchestrator, PlacedS
 from components.proxysync import ProxySync
 from components.secrets import password
 from components.spec import ClusterSpec, ProxySpec
+from components.stack_policy import StackPolicy, stack_policy_inputs
 from components.topology import ReplicationTopology
 from components.users import DatabaseUsers
 
@@ -72,6 +74,8 @@ class ReplicationCluster(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         orchestrator.plan(spec.database.node_names() + [p.name or p.kind for p in spec.proxy_services()])
         self.owner = orchestrator.claim(child)
+        # What the policy pack reads about this stack (environment, overrides, what a change removes).
+        self.stack_policy = StackPolicy("stack-policy", stack_policy_inputs(spec, Path.cwd()), child)
 
         given_root = pulumi.Output.secret(spec.root_password.get_secret_value()) if spec.root_password else None
         self.root_user = spec.bootstrap.root_user

@@ -376,6 +376,26 @@ class LocalSpec(_Model):
         return value
 
 
+# The rules of the policy pack (policies/__main__.py), by name: what policyOverrides may name.
+POLICY_RULES = ("production-ready", "one-writable-primary", "read-only-is-explicit", "high-availability",
+                "no-plain-passwords", "within-plan", "pinned-images", "keep-primary", "no-data-loss",
+                "distinct-ports")
+
+
+class PolicyOverride(_Model):
+    """One rule of the policy pack lowered by this stack, with why."""
+
+    level: Literal["advisory", "disabled"] = Field(description="advisory: reported, not failing; disabled: not run")
+    reason: str = Field(min_length=1, description="why this stack lowers the rule; shown in every preview")
+
+    @field_validator("reason")
+    @classmethod
+    def _one_line(cls, reason: str) -> str:
+        if not reason.strip() or not reason.isprintable():
+            raise ValueError(f"{reason!r} is not a reason; allowed: one line of printable text saying why")
+        return reason.strip()
+
+
 class ClusterSpec(_Model):
     """A whole stack: which orchestrator, the database service, its proxies and the bootstrap."""
 
@@ -383,6 +403,13 @@ class ClusterSpec(_Model):
     service_plan: str | None = Field(None, alias="servicePlan")
     serialized: bool = Field(False, description="provision databases one after the other instead of together")
     keep_data: bool = Field(False, alias="keepData", description="keep datadirs on destroy")
+    environment: str = Field("development", description="the environment this stack is (production, staging, "
+                             "...); the policy pack holds production stacks to more rules")
+    policy_overrides: dict[str, PolicyOverride] = Field(
+        default_factory=dict, alias="policyOverrides", description="policy rule name -> {level, reason}: a rule "
+        "of the policy pack this stack lowers, shown in every preview")
+    allow_data_loss: bool = Field(False, alias="allowDataLoss", description="let a change delete a node's data "
+                                  "without keepData (the policy pack refuses it otherwise)")
     root_password: SecretStr | None = Field(None, alias="rootPassword", description="set it as a Pulumi secret; "
                                             "generated when absent")
     database: DatabaseSpec = Field(default_factory=DatabaseSpec)
@@ -394,6 +421,23 @@ class ClusterSpec(_Model):
     opensvc: dict[str, Any] | None = None
     slapos: dict[str, Any] | None = None
     kube: dict[str, Any] | None = None
+
+    @field_validator("environment")
+    @classmethod
+    def _environment_name(cls, value: str) -> str:
+        if not _NAME.match(value):
+            raise ValueError(f"{value!r} is not an environment name: lower-case letters, digits and '-', starting "
+                             "with a letter, e.g. production, staging, development")
+        return value
+
+    @field_validator("policy_overrides")
+    @classmethod
+    def _known_rules(cls, overrides: dict[str, PolicyOverride]) -> dict[str, PolicyOverride]:
+        unknown = [rule for rule in overrides if rule not in POLICY_RULES]
+        if unknown:
+            raise ValueError(f"{', '.join(map(repr, unknown))} is not a rule of the policy pack; allowed: "
+                             f"{', '.join(POLICY_RULES)}")
+        return overrides
 
     @field_validator("root_password")
     @classmethod
