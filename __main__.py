@@ -15,6 +15,9 @@ except SpecError as error:
     # Reported before any resource is registered: nothing is touched.
     raise pulumi.RunError(f"invalid stack configuration:\n{error}") from None
 
+if spec.plan_notice:
+    pulumi.log.warn(spec.plan_notice)
+
 cluster_name = f"{pulumi.get_project()}-{pulumi.get_stack()}"
 orchestrator = orchestrator_for(spec, cluster_name, Path.cwd())
 cluster = ReplicationCluster(cluster_name, spec, orchestrator)

@@ -26,9 +26,10 @@ from pathlib import Path
 from typing import Any, Literal, Mapping, get_args
 
 import psutil
-from pydantic import (BaseModel, ConfigDict, Field, SecretStr, ValidationError, ValidationInfo, field_validator,
-                      model_validator)
+from pydantic import (BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, ValidationError, ValidationInfo,
+                      field_validator, model_validator)
 
+from components import plans
 from components.configurator import server_options as server
 from components.orchestrators import registry
 from components.orchestrators.onpremise_config import OnPremiseSpec
@@ -155,6 +156,10 @@ class DatabaseSpec(_Model):
     expire_logs_days: int = Field(5, alias="expireLogsDays", ge=0, le=99)
     binlog_format: Literal["ROW", "MIXED", "STATEMENT"] = Field("ROW", alias="binlogFormat")
     domain_id: int = Field(0, alias="domainId", ge=0, le=4_294_967_295, description="gtid_domain_id")
+    disk_size: int = Field(20, alias="diskSize", ge=1, le=1_048_576, description="data disk per node, GB (for "
+                           "backends that size volumes)")
+    system_disk_size: int = Field(2, alias="systemDiskSize", ge=1, le=1_048_576, description="system disk per "
+                                  "node, GB (for backends that size volumes)")
     tags: list[str] = Field(default_factory=lambda: ["smallredolog", "noquerycache", "slow"])
     preferred_primary: str | None = Field(None, alias="preferredPrimary", description="node name, e.g. db1")
     # Before settings: the settings validator reads it.
@@ -225,6 +230,7 @@ class ProxySpec(_Model):
     name: str | None = Field(None, description="service name; default <kind><n>")
     memory: int = Field(128, ge=32, le=1_048_576, description="MB")
     cores: int = Field(1, ge=1, le=256)
+    disk_size: int = Field(20, alias="diskSize", ge=1, le=1_048_576, description="GB, for backends that size volumes")
 
     @field_validator("name")
     @classmethod
@@ -400,7 +406,10 @@ class ClusterSpec(_Model):
     """A whole stack: which orchestrator, the database service, its proxies and the bootstrap."""
 
     orchestrator: Orchestrator = "local"
-    service_plan: str | None = Field(None, alias="servicePlan")
+    service_plan: str | None = Field(None, alias="servicePlan", description="a plan of the registry: node count "
+                                     "and resources; keys the stack sets itself win")
+    service_plan_registry: str | None = Field(None, alias="servicePlanRegistry", description="a CSV file or an "
+                                              "http(s) URL; default: the shipped catalogue")
     serialized: bool = Field(False, description="provision databases one after the other instead of together")
     keep_data: bool = Field(False, alias="keepData", description="keep datadirs on destroy")
     environment: str = Field("development", description="the environment this stack is (production, staging, "
@@ -421,6 +430,12 @@ class ClusterSpec(_Model):
     opensvc: dict[str, Any] | None = None
     slapos: dict[str, Any] | None = None
     kube: dict[str, Any] | None = None
+    # What the preview says about the plan registry (its cached copy used), set by load_spec.
+    _plan_notice: str | None = PrivateAttr(None)
+
+    @property
+    def plan_notice(self) -> str | None:
+        return self._plan_notice
 
     @field_validator("environment")
     @classmethod
@@ -450,12 +465,41 @@ class ClusterSpec(_Model):
                              "passwords as latin-1 and a non-ASCII one could never log in")
         return value
 
+    @model_validator(mode="before")
+    @classmethod
+    def _expand_plan(cls, data: Any, info: ValidationInfo) -> Any:
+        """A service plan fills node count and resources before anything else reads them. Precedence: a key the
+        stack sets itself, then the plan, then the default. What the preview must say about the registry (a cached
+        copy used) goes to the validation context."""
+        if not isinstance(data, Mapping):
+            return data
+        name = data.get("servicePlan", data.get("service_plan"))
+        registry = data.get("servicePlanRegistry", data.get("service_plan_registry"))
+        if name is None:
+            return data
+        if not isinstance(name, str) or not (registry is None or isinstance(registry, str)):
+            return data  # the fields' own validation names the type
+        try:
+            loaded = plans.load(registry, _host(info).project_dir)
+            plan = loaded.plan(name)
+        except plans.PlanError as error:
+            _refuse([("servicePlanRegistry" if registry and "is not a plan" not in str(error) else "servicePlan",
+                      str(error))])
+        if isinstance(info.context, dict):
+            info.context["plan_notice"] = loaded.notice
+        out = dict(data)
+        database = out.get("database") if out.get("database") is not None else {}
+        if isinstance(database, Mapping):
+            out["database"] = _with_defaults(DatabaseSpec, database, plan.database_keys())
+        proxies = out.get("proxies")
+        if isinstance(proxies, list):
+            out["proxies"] = [_with_defaults(ProxySpec, p, plan.proxy_keys()) if isinstance(p, Mapping) else p
+                              for p in proxies]
+        return out
+
     @model_validator(mode="after")
     def _cross_checks(self, info: ValidationInfo) -> ClusterSpec:
         problems: list[tuple[str, str]] = []
-        if self.service_plan is not None:
-            problems.append(("servicePlan", "service plans are not available in this version; set database.nodes, "
-                             "database.memory and database.cores instead"))
         if self.orchestrator not in IMPLEMENTED_ORCHESTRATORS:
             problems.append(("orchestrator", f"{self.orchestrator!r} is not available in this version; available: "
                              + ", ".join(IMPLEMENTED_ORCHESTRATORS)))
@@ -496,7 +540,8 @@ class ClusterSpec(_Model):
         problems = []
         db = self.database
         if db.nodes * db.memory > host.memory_mb:
-            problems.append(("database.memory", f"{db.memory} MB per node x {db.nodes} nodes is more than this "
+            plan = f" (servicePlan {self.service_plan})" if self.service_plan else ""
+            problems.append(("database.memory", f"{db.memory} MB per node x {db.nodes} nodes{plan} is more than this "
                              f"host's {host.memory_mb} MB of memory; allowed on the local orchestrator: at most "
                              f"{host.memory_mb // db.nodes} MB per node with {db.nodes} node(s)"))
         if any(p.kind == "haproxy" for p in self.proxies):
@@ -699,6 +744,9 @@ RM_ALIASES: dict[str, tuple[str, ...]] = {
     "prov-orchestrator": ("orchestrator",),
     "prov-serialized": ("serialized",),
     "prov-service-plan": ("servicePlan",),
+    "prov-service-plan-registry": ("servicePlanRegistry",),
+    "prov-db-disk-size": ("database", "diskSize"),
+    "prov-db-disk-system-size": ("database", "systemDiskSize"),
     "prov-db-memory": ("database", "memory"),
     "prov-db-cpu-cores": ("database", "cores"),
     "prov-db-disk-iops": ("database", "iops"),
@@ -737,11 +785,23 @@ def load_spec(config: Mapping[str, Any], host: HostFacts | None = None) -> Clust
     """Validates the stack's ``replstack`` settings; raises ``SpecError`` naming every bad key. ``host`` is what
     the local orchestrator's checks read from this host (memory, project directory, OS user); by default the
     host running the program."""
+    context: dict[str, Any] = {"host": host or HostFacts.current()}
     try:
-        return ClusterSpec.model_validate(_apply_rm_aliases(dict(config)),
-                                          context={"host": host or HostFacts.current()})
+        spec = ClusterSpec.model_validate(_apply_rm_aliases(dict(config)), context=context)
     except ValidationError as error:
         raise SpecError("\n".join(_describe(e) for e in error.errors())) from None
+    spec._plan_notice = context.get("plan_notice")
+    return spec
+
+
+def _with_defaults(model: Any, section: Mapping[str, Any], values: Mapping[str, Any]) -> dict[str, Any]:
+    """``section`` with each of ``values`` (by stack key) added where the stack does not set that key itself."""
+    out = dict(section)
+    for key, value in values.items():
+        field_name = next(name for name, f in model.model_fields.items() if key in (name, f.alias))
+        if key not in out and field_name not in out:
+            out[key] = value
+    return out
 
 
 def _describe(error: Mapping[str, Any]) -> str:
