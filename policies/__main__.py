@@ -49,8 +49,9 @@ PRODUCTION = "production"
 MIN_PRODUCTION_NODES = 3
 # Registries images may come from unless the pack's config says otherwise (--policy-pack-config).
 DEFAULT_REGISTRIES = ("docker.io",)
-# Input names that hold a password or a key, compared case-insensitively on the last word.
-SECRET_NAME = re.compile(r"(password|passwd|passphrase|privatekey|secretkey|apikey|token)$", re.IGNORECASE)
+# Input names that hold a password or a key, compared case-insensitively on how the name ends. Not "token":
+# the cluster owner's token is an ownership marker kept in clear on the host, not a credential.
+SECRET_NAME = re.compile(r"(password|passwd|passphrase|privatekey|secretkey|apikey)$", re.IGNORECASE)
 
 
 # -- secrets: keep track of which strings arrived as secrets ------------------------------------------------

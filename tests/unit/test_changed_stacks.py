@@ -103,6 +103,14 @@ def test_all_and_json(repo):
     assert json.loads(repo.changed("--json", "--all")[0]) == ["local", "production", "staging"]
 
 
+def test_only_keeps_the_stacks_ci_deploys(repo):
+    repo, base = repo
+    repo.write("components/spec.py", "changed\n")
+    repo.commit("shared code")
+    assert repo.changed("--only", "staging production", base) == ["production", "staging"]
+    assert repo.changed("--json", "--only", "", "--all") == ["[]"]
+
+
 def test_an_unknown_base_fails_saying_so(repo):
     repo, _ = repo
     done = subprocess.run([str(SCRIPT), "0123456789abcdef0123456789abcdef01234567"], cwd=repo.root,
