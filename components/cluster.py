@@ -111,9 +111,11 @@ class ReplicationCluster(pulumi.ComponentResource):
         order = [n for n in names if n != self.primary] + [self.primary]
         nodes: dict[str, Node] = {}
         previous: pulumi.Resource | None = None
+        placements = {name: orchestrator.place(name, ["mysql"], child) for name in order}
+        roles = {name: "primary" if name == self.primary else "replica" for name in names}
         for name in order:
             is_primary = name == self.primary
-            placement = orchestrator.place(name, ["mysql"], child)
+            placement = placements[name]
             settings = database_settings(spec.database, server_id=server_ids[name], primary=is_primary)
             config = placement.apply(lambda p, name=name, is_primary=is_primary, settings=settings: render_my_cnf(
                 cluster=orchestrator.cluster, node=name, primary=is_primary, settings=settings,
@@ -123,7 +125,8 @@ class ReplicationCluster(pulumi.ComponentResource):
                 depends.append(previous)
             service = orchestrator.database(
                 DatabaseRequest(service=name, config=config, settings=settings, placement=placement,
-                                root_user=spec.bootstrap.root_user, root_password=self.root_password),
+                                root_user=spec.bootstrap.root_user, root_password=self.root_password,
+                                peers={n: (roles[n], placements[n]) for n in names if n != name}),
                 pulumi.ResourceOptions(parent=self, depends_on=depends))
             socket = placement.apply(lambda p: node_paths(Placement.from_output(p)).socket)
             nodes[name] = Node(name, "primary" if is_primary else "replica", service, socket)

@@ -17,6 +17,7 @@ import pulumi
 import pymysql
 from pulumi.dynamic import CheckFailure, CreateResult, ReadResult, Resource, UpdateResult
 
+from components.datacheck import DataMismatch, verify_seeded
 from components.dynamic import NO_ACTION, PlannedProvider, differs, is_known, names, resource_options
 
 from components.orchestrators.lifecycle.mariadb import restrict_client_account
@@ -266,6 +267,11 @@ class ReplicationTopologyProvider(PlannedProvider):
         for replica in self._replicas(props):
             self._attach_replica(replica, primary, props)
         self._wait_in_sync(primary, props)
+        try:  # a replica seeded from a copy holds the data before the proxies route reads to it
+            verify_seeded(self._replicas(props), primary, props["nodes"], lambda n: _endpoint(n, props),
+                          props["timeout"])
+        except DataMismatch as error:
+            raise TopologyError(str(error)) from None
 
     def _prepare_primary(self, primary: dict[str, Any], props: dict[str, Any]) -> None:
         state = diagnose(primary, primary, props)

@@ -50,6 +50,8 @@ class DatabaseRequest:
     placement: pulumi.Input[Mapping[str, Any]]
     root_user: str
     root_password: pulumi.Input[str]
+    # The other nodes by name, with their role and placement: a new replica is seeded from a copy of one of them.
+    peers: Mapping[str, tuple[str, pulumi.Input[Mapping[str, Any]]]] | None = None
 
 
 @dataclass(frozen=True)

@@ -49,6 +49,20 @@ class CommandFailed(RuntimeError):
     """A command on a service host failed; the message carries its output."""
 
 
+class CommandStream(Protocol):
+    """A command running on a host whose standard output is read, or whose standard input is written, in
+    chunks (a backup streamed from one host into another): ``read`` returns b"" at the end, ``finish`` waits for
+    the command and raises ``CommandFailed`` with the end of its standard error if it failed."""
+
+    def read(self, size: int) -> bytes: ...
+
+    def write(self, data: bytes) -> None: ...
+
+    def finish(self, timeout: float) -> str: ...
+
+    def abort(self) -> None: ...
+
+
 class Host(Protocol):
     """The operations a service lifecycle needs from the host it runs on."""
 
@@ -83,6 +97,50 @@ class Host(Protocol):
 
     def processes_under(self, directory: str) -> list[int]: ...
 
+    # Optional (``open_command`` in components.orchestrators.lifecycle.seed falls back for transports without
+    # it): a command whose output is read, or whose input is written, as a stream.
+    # def open_command(self, argv: Sequence[str], *, writes: bool) -> CommandStream: ...
+
+
+class _LocalStream:
+    """A command on this machine with its stdout (or stdin) piped to the caller; stderr in a temporary file."""
+
+    def __init__(self, argv: Sequence[str], writes: bool):
+        self.name = Path(argv[0]).name
+        self._err = tempfile.TemporaryFile()
+        self._proc = subprocess.Popen(list(argv), stdin=subprocess.PIPE if writes else subprocess.DEVNULL,
+                                      stdout=subprocess.DEVNULL if writes else subprocess.PIPE, stderr=self._err,
+                                      umask=SERVICE_UMASK)
+
+    def read(self, size: int) -> bytes:
+        assert self._proc.stdout is not None
+        return self._proc.stdout.read1(size)
+
+    def write(self, data: bytes) -> None:
+        assert self._proc.stdin is not None
+        self._proc.stdin.write(data)
+
+    def finish(self, timeout: float) -> str:
+        for pipe in (self._proc.stdin, self._proc.stdout):
+            if pipe is not None:
+                pipe.close()
+        try:
+            code = self._proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.abort()
+            raise CommandFailed(f"{self.name} did not end within {timeout:g}s") from None
+        self._err.seek(0)
+        err = self._err.read().decode(errors="replace")
+        self._err.close()
+        if code != 0:
+            raise CommandFailed(f"{self.name} exited with code {code}: {err.strip()[-2000:]}")
+        return err
+
+    def abort(self) -> None:
+        if self._proc.poll() is None:
+            self._proc.kill()
+        self._proc.wait()
+
 
 class LocalHost:
     """This machine. Detached processes get their own session, so they outlive the Pulumi provider that
@@ -106,6 +164,11 @@ class LocalHost:
                                     start_new_session=True, close_fds=True, umask=SERVICE_UMASK,
                                     env={**os.environ, **SERVICE_FILE_MODES})
         return proc.pid
+
+    def open_command(self, argv: Sequence[str], *, writes: bool) -> CommandStream:
+        """``argv`` started with its standard output piped to the caller (or, with ``writes``, its standard
+        input fed by the caller), umask 077."""
+        return _LocalStream(argv, writes)
 
     def write_file(self, path: str, text: str, *, mode: int = 0o644) -> None:
         """Atomic: a reader sees the old file or the new one, never half of it."""

@@ -41,6 +41,7 @@ from components.orchestrators.hosts import Host, LocalHost, host_for
 from components.orchestrators.restarts import one_restart_at_a_time
 from components.orchestrators.lifecycle.haproxy import HAProxyProcess
 from components.orchestrators.lifecycle.packages import ensure_installed
+from components.orchestrators.lifecycle import seed
 from components.orchestrators.lifecycle.mariadb import MariaDBBinaries, MariaDBServer
 from components.spec import LocalSpec
 
@@ -249,6 +250,17 @@ def _role(settings: Any) -> str | None:
     return {"0": "primary", "1": "replica"}.get(str(settings.get("read_only")))
 
 
+def _seed(props: Mapping[str, Any], server: MariaDBServer) -> dict[str, Any] | None:
+    """A new replica's datadir from a physical copy of a running node (see ``lifecycle.seed``), when the cluster
+    has one to copy; None otherwise (the node is installed empty)."""
+    if _role(props.get("settings")) != "replica":
+        return None
+    source = seed.pick_source(props.get("peers"))
+    if source is None:
+        return None
+    return seed.seed(source, server.host, server.paths, server.binaries.install_db, str(props.get("service")))
+
+
 class LocalDatabaseProvider(PlannedProvider):
     """A mariadbd process. Create adopts a server already running from the same directory, so re-running a
     failed ``up`` converges instead of starting a second server on the same datadir."""
@@ -272,6 +284,12 @@ class LocalDatabaseProvider(PlannedProvider):
     def plan(self, olds: dict[str, Any], news: dict[str, Any]) -> str:
         role = _role(news.get("settings")) or "node"
         if not olds:
+            source = seed.pick_source(news.get("peers"), timeout=2) if role == "replica" else None
+            if source is not None:
+                return (f"create: a new replica seeded from {source.name}: a physical copy (mariadb-backup "
+                        f"--stream=xbstream into mbstream, --prepare) at the copy's GTID position, start mariadbd, "
+                        f"set root; then it replicates from the primary, catches up and is checked to hold "
+                        f"{source.name}'s data before it enters the read pool")
             then = "then it becomes a read-only replica of the primary" if role == "replica" \
                 else "then the replicas attach to it"
             return f"create: a new {role}: install the datadir, start mariadbd, set root; {then}"
@@ -361,12 +379,16 @@ class LocalDatabaseProvider(PlannedProvider):
             server.stop(running, props["stopTimeout"])
             running = None
         server.write_config(props["config"])
+        copied = None if running or server.is_installed() else _seed(props, server)
         server.install()
         if not running:
             _ensure_ports_free(props)
         pid = running or server.start(props["startTimeout"])
+        if copied is not None:
+            seed.start_at(server.socket_endpoint(), copied["gtid"])
         server.secure(props["rootUser"], props["rootPassword"])
-        return CreateResult(id_=server.paths.dir, outs=self._outs(props, server, pid))
+        outs = self._outs(props, server, pid)
+        return CreateResult(id_=server.paths.dir, outs={**outs, "seed": copied} if copied else outs)
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         server = _mariadb(news)
@@ -376,9 +398,12 @@ class LocalDatabaseProvider(PlannedProvider):
         if pid is None:
             # A datadir removed by hand (a replica being re-seeded) is installed again, root account included.
             fresh = not server.is_installed()
+            copied = _seed(news, server) if fresh else None
             server.install()
             _ensure_ports_free(news)
             pid = server.start(news["startTimeout"])
+            if copied is not None:
+                seed.start_at(server.socket_endpoint(), copied["gtid"])
             server.wait_replication_resumed(news["startTimeout"])
         else:
             live, restart = split_changes(olds.get("settings") or {}, news["settings"])
@@ -405,7 +430,10 @@ class LocalDatabaseProvider(PlannedProvider):
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
         server = _mariadb(props)
-        server.stop(server.running_pid(props.get("pid")), props["stopTimeout"])
+        pid = server.running_pid(props.get("pid"))
+        if pid is not None:
+            server.stop_replication()  # a replica being removed: the proxies no longer route to it
+        server.stop(pid, props["stopTimeout"])
         server.remove(keep_data=bool(props.get("keepData")))
 
     @staticmethod
@@ -626,6 +654,9 @@ class LocalOrchestrator(Orchestrator):
             "startTimeout": self.spec.start_timeout,
             "stopTimeout": self.spec.stop_timeout,
             "keepData": self.keep_data,
+            # Not compared: where a new replica may be copied from (nodes of this host's cluster).
+            "peers": [{"name": name, "role": role, "placement": self._placement_input(name, placement)}
+                      for name, (role, placement) in (request.peers or {}).items()],
         }, opts)
         return _placed(db, self._placement_input(request.service, request.placement), db.generation)
 

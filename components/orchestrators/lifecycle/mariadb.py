@@ -28,6 +28,11 @@ from components.sql import (
 from components.waiting import StopWaiting, wait_until
 
 
+# Client errors of a replica's I/O thread that mean its source does not answer at all (refused, unreachable,
+# gone): nothing to wait for until that source is started.
+SOURCE_DOWN = (2002, 2003, 2005, 2006, 2013)
+
+
 class ServerFailed(RuntimeError):
     """The server did not start or stop as asked; the message carries the end of its error log."""
 
@@ -137,12 +142,26 @@ class MariaDBServer:
             status = rows[0]
             if status["Slave_SQL_Running"] == "No" and status.get("Last_SQL_Error"):
                 raise StopWaiting(f"replication stopped: {status['Last_SQL_Error']}")
+            if status["Slave_IO_Running"] == "Connecting" and int(status.get("Last_IO_Errno") or 0) in SOURCE_DOWN:
+                # Its primary is down too (the whole cluster was stopped): the primary starts after the replicas
+                # and the replication step then waits until every replica has caught up with it.
+                return True
             return status["Slave_IO_Running"] == "Yes" and status["Slave_SQL_Running"] == "Yes"
 
         try:
             wait_until(replicating, timeout=timeout, what=f"{self.paths.dir} to replicate again after its restart")
         except StopWaiting as error:
             raise ServerFailed(f"{self.paths.dir}: {error}") from None
+
+    def stop_replication(self) -> None:
+        """Stops the node's replication threads, if it has any (a replica leaving the cluster); a server that
+        does not answer is left to ``stop``."""
+        try:
+            with connect(self.socket_endpoint(), timeout=5) as conn:
+                if query(conn, "SHOW SLAVE STATUS"):
+                    execute(conn, "STOP SLAVE")
+        except Exception:  # noqa: BLE001  (best effort: the server is stopped next either way)
+            pass
 
     def stop(self, pid: int | None, timeout: float) -> None:
         """A clean shutdown (SIGTERM), then SIGKILL if it has not ended after ``timeout`` seconds."""

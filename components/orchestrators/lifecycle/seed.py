@@ -1,0 +1,303 @@
+"""Seeding a new replica from a physical copy of a running node, over the ``Host`` transport.
+
+``mariadb-backup --backup --stream=xbstream`` runs on the source's host (a healthy replica, else the primary),
+its stream goes through the engine into ``mbstream -x`` on the new node's host (the two may be different
+machines), then ``mariadb-backup --prepare`` makes the copy consistent there. The copy's GTID position comes
+from the backup's binlog info (``mariadb_backup_binlog_info``, ``xtrabackup_binlog_info`` in older servers): the
+new node starts with ``gtid_slave_pos`` at it, so it replicates from the primary from that point on and needs
+none of the binary logs the primary may have purged.
+
+What the copy did is kept in the node's directory: ``seed.log`` (progress, copied MB, then the prepare) and
+``seed.json`` (source, GTID, size, duration, and whether the replication step has checked the copy's data).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+import time
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+from typing import Any, Callable, Iterator, Mapping, Sequence
+
+from components.configurator.mariadb import MariaDBPaths, node_paths
+from components.configurator.placement import Placement
+from components.orchestrators.hosts import CommandFailed, CommandStream, Host, host_for, os_user_of
+from components.sql import Endpoint, connect, execute, query, variable
+
+BINLOG_INFO = ("mariadb_backup_binlog_info", "xtrabackup_binlog_info")
+SLAVE_INFO = ("mariadb_backup_slave_info", "xtrabackup_slave_info")
+RECORD = "seed.json"
+LOG = "seed.log"
+BACKUP_LOG = "seed-backup.log"
+# Files of the source's own replication that a copy must not carry into the new node.
+REPLICATION_FILES = ("master.info", "relay-log.info", "multi-master.info")
+COPY_TIMEOUT = 6 * 3600.0
+CHUNK = 1 << 20
+PROGRESS_EVERY = 2.0  # seconds between progress lines
+MAX_SOURCE_LAG = 60   # seconds a replica may lag and still be the source of a copy
+
+
+class SeedFailed(RuntimeError):
+    """The copy could not be made; the message names the source, the step and the reason."""
+
+
+@dataclass(frozen=True)
+class Peer:
+    """Another node of the cluster, as a new replica sees it: where it runs and how to reach it."""
+
+    name: str
+    role: str
+    host: Host
+    address: str
+    port: int
+    paths: MariaDBPaths
+    access: Mapping[str, Any] | None = None
+
+    @classmethod
+    def of(cls, entry: Mapping[str, Any]) -> "Peer":
+        placement = Placement.from_output(entry["placement"])
+        return cls(name=entry["name"], role=entry["role"], host=host_for(entry.get("access")),
+                   address=placement.host, port=int(placement.ports["mysql"]), paths=node_paths(placement),
+                   access=entry.get("access"))
+
+    def admin(self) -> Endpoint:
+        return Endpoint(host="localhost", port=0, user=os_user_of(self.host), unix_socket=self.paths.socket,
+                        access=self.access)
+
+
+def known_peers(entries: Any) -> list[Peer]:
+    """The peers whose placement is known (during a preview a new node's ports are not)."""
+    peers = []
+    for entry in entries if isinstance(entries, list) else []:
+        try:
+            peers.append(Peer.of(entry))
+        except (KeyError, TypeError, ValueError, AttributeError):
+            continue
+    return peers
+
+
+def pick_source(entries: Any, timeout: float = 3.0) -> Peer | None:
+    """The node to copy: a replica that replicates from the primary with both threads running and at most
+    ``MAX_SOURCE_LAG`` seconds behind (the least behind first), else the primary if it answers and takes writes,
+    else None (a cluster being created: the new node starts empty)."""
+    peers = known_peers(entries)
+    primary = next((p for p in peers if p.role == "primary"), None)
+    healthy: list[tuple[int, str, Peer]] = []
+    for peer in (p for p in peers if p.role == "replica"):
+        try:
+            with connect(peer.admin(), timeout=timeout) as conn:
+                rows = query(conn, "SHOW SLAVE STATUS")
+        except Exception:  # noqa: BLE001  (a node that cannot be reached is no source)
+            continue
+        status = rows[0] if rows else {}
+        lag = status.get("Seconds_Behind_Master")
+        running = (status.get("Slave_IO_Running"), status.get("Slave_SQL_Running")) == ("Yes", "Yes")
+        from_primary = primary is not None and (status.get("Master_Host"), int(status.get("Master_Port") or 0)) \
+            == (primary.address, primary.port)
+        if running and from_primary and lag is not None and int(lag) <= MAX_SOURCE_LAG:
+            healthy.append((int(lag), peer.name, peer))
+    if healthy:
+        return min(healthy, key=lambda item: (item[0], item[1]))[2]
+    if primary is not None:
+        try:
+            with connect(primary.admin(), timeout=timeout) as conn:
+                if variable(conn, "read_only") == "0":
+                    return primary
+        except Exception:  # noqa: BLE001
+            return None
+    return None
+
+
+def tool(install_db: str, name: str) -> str:
+    """A MariaDB tool beside mariadb-install-db (mariadb-backup, mbstream)."""
+    return str(PurePosixPath(install_db).parent / name)
+
+
+class _Progress:
+    """Progress lines in the new node's ``seed.log`` (rewritten every few seconds, atomically)."""
+
+    def __init__(self, host: Host, path: str):
+        self.host, self.path, self.lines, self.last = host, path, [], 0.0
+
+    def say(self, text: str, force: bool = True) -> None:
+        now = time.monotonic()
+        if not force and now - self.last < PROGRESS_EVERY:
+            return
+        self.last = now
+        self.lines.append(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {text}")
+        self.host.write_file(self.path, "\n".join(self.lines) + "\n", mode=0o600)
+
+
+def seed(source: Peer, target_host: Host, target: MariaDBPaths, install_db: str, node: str) -> dict[str, Any]:
+    """Copies ``source`` into ``target``'s empty datadir, prepares it and returns the record (also written to
+    ``seed.json`` in the node's directory): source, gtid, copiedMB, seconds."""
+    started = time.monotonic()
+    node_dir = str(PurePosixPath(target.config).parent)
+    progress = _Progress(target_host, str(PurePosixPath(node_dir) / LOG))
+    backup, mbstream = tool(install_db, "mariadb-backup"), tool(install_db, "mbstream")
+    target_host.remove_tree(target.datadir)
+    target_host.make_dirs(target.datadir)
+    progress.say(f"{node}: copying {source.name} ({source.role}) with mariadb-backup --stream=xbstream")
+    argv = [backup, f"--defaults-file={source.paths.config}", "--backup", "--stream=xbstream",
+            f"--user={os_user_of(source.host)}", f"--socket={source.paths.socket}",
+            f"--target-dir={source.paths.tmpdir}"]
+    if source.role == "replica":
+        argv.append("--slave-info")
+    copied = 0
+    try:
+        with _stream(source.host, argv, writes=False) as reader, \
+                _stream(target_host, [mbstream, "-x", "-C", target.datadir], writes=True) as writer:
+            while chunk := reader.read(CHUNK):
+                writer.write(chunk)
+                copied += len(chunk)
+                progress.say(f"{node}: copied {copied / 2**20:.0f} MB from {source.name}", force=False)
+            writer.finish(COPY_TIMEOUT)
+            log = reader.finish(COPY_TIMEOUT)
+    except (CommandFailed, OSError) as error:
+        target_host.remove_tree(target.datadir)
+        raise SeedFailed(f"{node}: the copy from {source.name} failed: {_one_line(error)}") from None
+    target_host.write_file(str(PurePosixPath(node_dir) / BACKUP_LOG), log, mode=0o600)
+    progress.say(f"{node}: copied {copied / 2**20:.0f} MB from {source.name} in {time.monotonic() - started:.1f}s; "
+                 "preparing (mariadb-backup --prepare)")
+    try:
+        target_host.run([backup, "--prepare", f"--target-dir={target.datadir}"], timeout=COPY_TIMEOUT)
+    except CommandFailed as error:
+        target_host.remove_tree(target.datadir)
+        raise SeedFailed(f"{node}: preparing the copy of {source.name} failed: {_one_line(error)}") from None
+    gtid = copy_position(target_host, target.datadir)
+    for name in REPLICATION_FILES:
+        target_host.remove_tree(str(PurePosixPath(target.datadir) / name))
+    record = {"source": source.name, "sourceRole": source.role, "gtid": gtid, "copiedMB": round(copied / 2**20, 1),
+              "seconds": round(time.monotonic() - started, 1), "verified": False}
+    progress.say(f"{node}: the copy of {source.name} is ready at GTID {gtid or '(none)'} "
+                 f"({record['copiedMB']} MB in {record['seconds']}s)")
+    write_record(target_host, node_dir, record)
+    return record
+
+
+def copy_position(host: Host, datadir: str) -> str:
+    """The GTID position of a prepared copy: from its binlog info (``file<TAB>position<TAB>gtid``), or, when
+    the source's binary log had no GTID yet, from its replica info."""
+    for name in BINLOG_INFO:
+        text = host.read_file(str(PurePosixPath(datadir) / name))
+        if text is not None:
+            fields = text.strip().split("\t")
+            if len(fields) >= 3 and fields[2].strip():
+                return fields[2].strip()
+            break
+    for name in SLAVE_INFO:
+        text = host.read_file(str(PurePosixPath(datadir) / name)) or ""
+        match = re.search(r"gtid_slave_pos\s*=\s*'([^']*)'", text)
+        if match:
+            return match.group(1)
+    return ""
+
+
+def start_at(endpoint: Endpoint, gtid: str) -> None:
+    """On the started copy: no replication of the source's is left, and ``gtid_slave_pos`` is the copy's
+    position, so that the replication step attaches it from there."""
+    with connect(endpoint) as conn:
+        execute(conn, "SET SESSION sql_log_bin = 0")
+        execute(conn, "STOP SLAVE")
+        execute(conn, "RESET SLAVE ALL")
+        execute(conn, "SET GLOBAL gtid_slave_pos = %s", (gtid,))
+
+
+def node_dir_of(conn) -> str:
+    """A node's directory, from its datadir (``<dir>/data``)."""
+    return str(PurePosixPath(str(query(conn, "SELECT @@datadir AS d")[0]["d"]).rstrip("/")).parent)
+
+
+def read_record(host: Host, node_dir: str) -> dict[str, Any] | None:
+    text = host.read_file(str(PurePosixPath(node_dir) / RECORD))
+    try:
+        return json.loads(text) if text else None
+    except ValueError:
+        return None
+
+
+def write_record(host: Host, node_dir: str, record: Mapping[str, Any]) -> None:
+    host.write_file(str(PurePosixPath(node_dir) / RECORD), json.dumps(record, indent=2) + "\n", mode=0o600)
+
+
+def append_log(host: Host, node_dir: str, text: str) -> None:
+    path = str(PurePosixPath(node_dir) / LOG)
+    before = host.read_file(path) or ""
+    host.write_file(path, before + f"{time.strftime('%Y-%m-%d %H:%M:%S')} {text}\n", mode=0o600)
+
+
+# -- streams over a host's transport ----------------------------------------------------------------------------
+@contextlib.contextmanager
+def _stream(host: Host, argv: Sequence[str], writes: bool) -> Iterator[CommandStream]:
+    """A command whose output is read (or input written) in chunks; killed if the block fails."""
+    opener: Callable[..., CommandStream] | None = getattr(host, "open_command", None)
+    stream = opener(argv, writes=writes) if opener else _SshStream(host, argv, writes)
+    try:
+        yield stream
+    except BaseException:
+        stream.abort()
+        raise
+
+
+class _SshStream:
+    """``open_command`` for the SSH transport, on one exec session of its pooled connection (the transport
+    itself offers whole commands only)."""
+
+    def __init__(self, host: Any, argv: Sequence[str], writes: bool):
+        self.name = PurePosixPath(argv[0]).name
+        self._context = host._session(f"streaming {self.name}")
+        self._channel = self._context.__enter__()
+        self._writes = writes
+        self._label = getattr(host, "label", "host")
+        self._channel.exec_command(host._command('umask 077; exec "$@"', [str(a) for a in argv]))
+        self._err: list[bytes] = []
+        self._closed = False
+
+    def _close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self._context.__exit__(None, None, None)
+
+    def read(self, size: int) -> bytes:
+        while self._channel.recv_stderr_ready():
+            self._err.append(self._channel.recv_stderr(65536))
+        return self._channel.recv(size)
+
+    def write(self, data: bytes) -> None:
+        self._channel.sendall(data)
+
+    def finish(self, timeout: float) -> str:
+        try:
+            if self._writes:
+                self._channel.shutdown_write()
+            deadline = time.monotonic() + timeout
+            while not self._channel.exit_status_ready():
+                while self._channel.recv_ready():
+                    self._channel.recv(65536)
+                while self._channel.recv_stderr_ready():
+                    self._err.append(self._channel.recv_stderr(65536))
+                if time.monotonic() > deadline:
+                    raise CommandFailed(f"{self._label}: {self.name} did not end within {timeout:g}s")
+                time.sleep(0.05)
+            while self._channel.recv_stderr_ready():
+                self._err.append(self._channel.recv_stderr(65536))
+            code = self._channel.recv_exit_status()
+        finally:
+            self._close()
+        err = b"".join(self._err).decode(errors="replace")
+        if code != 0:
+            raise CommandFailed(f"{self._label}: {self.name} exited with code {code}: {err.strip()[-2000:]}")
+        return err
+
+    def abort(self) -> None:
+        try:
+            self._channel.close()
+        finally:
+            self._close()
+
+
+def _one_line(error: BaseException) -> str:
+    text = " ".join(str(error).split()) or type(error).__name__
+    return text if len(text) <= 300 else text[:297] + "..."
