@@ -9,7 +9,6 @@ replicates everywhere and fails every health check."""
 
 from __future__ import annotations
 
-import getpass
 from typing import Any
 
 import pulumi

@@ -10,6 +10,7 @@ service; each host has its own base directory, cluster owner and port catalog, a
 from __future__ import annotations
 
 import ipaddress
+import re
 from pathlib import PurePosixPath
 from typing import Any, Mapping, Sequence
 
@@ -48,7 +49,7 @@ class OnPremiseDatabase(Resource, module="replstack/onpremise", name="MariaDBSer
         outputs = {"host": None, "port": None, "pid": None, "running": None, "installed": None, "version": None,
                    "generation": None}
         super().__init__(LocalDatabaseProvider(), name, {**props, **outputs},
-                         resource_options(opts, secret_outputs=["rootPassword", "access"], legacy=False))
+                         resource_options(opts, secret_outputs=["rootPassword", "access", "peers"], legacy=False))
 
 
 class OnPremiseHAProxy(Resource, module="replstack/onpremise", name="HAProxy"):
@@ -117,9 +118,15 @@ class OnPremiseOrchestrator(Orchestrator):
         self._placed = list(services)
 
     def _host_for_service(self, service: str) -> OnPremiseHost:
+        """Database nodes go round-robin from the first host by their number (db1 on the first), proxies
+        round-robin from the last host by their order: adding or removing nodes never moves a proxy, nor a
+        proxy a node."""
         if service not in self._placed:
             self._placed.append(service)
-        return self.spec.host_of(service, self._placed.index(service))
+        if NODE_NAME.fullmatch(service):
+            return self.spec.host_of(service, int(service[2:]) - 1)
+        proxies = [name for name in self._placed if not NODE_NAME.fullmatch(name)]
+        return self.spec.host_of(service, -(proxies.index(service) + 1))
 
     def place(self, service: str, port_names: Sequence[str], opts: pulumi.ResourceOptions) -> pulumi.Output[dict]:
         host = self._host_for_service(service)
@@ -158,6 +165,10 @@ class OnPremiseOrchestrator(Orchestrator):
             "keepData": self.keep_data,
             "access": host.access(),
             "installPackages": self.spec.install_packages,
+            # Not compared: where a new replica may be copied from, each with the access to its own host.
+            "peers": [{"name": name, "role": role, "placement": self._placement_input(name, peer_placement),
+                       "access": self._host_for_service(name).access()}
+                      for name, (role, peer_placement) in (request.peers or {}).items()],
         }, opts)
         placed = _placed(db, placement, db.generation)
         placed.access = host.access()
@@ -186,6 +197,7 @@ class OnPremiseOrchestrator(Orchestrator):
 
 
 _NAME_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789-"
+NODE_NAME = re.compile(r"db[1-9][0-9]*")
 
 
 def _slug(label: str) -> str:

@@ -96,7 +96,8 @@ class OnPremiseSpec(_Section):
         return self
 
     def host_of(self, service: str, index: int) -> OnPremiseHost:
-        """The host a service goes to: the one the stack names, else round-robin by the service's index."""
+        """The host a service goes to: the one the stack names, else round-robin by the service's index
+        (negative indexes count from the last host)."""
         if service in self.placement:
             return next(h for h in self.hosts if h.label == self.placement[service])
         return self.hosts[index % len(self.hosts)]

@@ -126,6 +126,32 @@ def test_static_change_rolls_one_node_at_a_time(cluster):
     stack.expect_no_changes().ok()
 
 
+def test_scale_out_seeds_the_new_node_over_ssh_and_scale_in_removes_it(cluster):
+    stack, hosts = cluster
+    outputs = stack.outputs()
+    proxy_host = next(p for p in outputs["proxies"])["writeEndpoint"].rsplit(":", 1)[0]
+    marker = uuid.uuid4().hex
+    scalar(outputs["writeEndpoint"], outputs, "INSERT INTO app.t VALUES (%s)", (marker,))
+    stack.config_set("replstack:database.nodes", 4)
+    preview = stack.preview_diff().ok().output
+    assert "create: a new replica seeded from" in preview
+    stack.up().ok()
+    stack.expect_no_changes().ok()
+    outputs = stack.outputs()
+    db4 = next(n for n in outputs["nodes"] if n["name"] == "db4")
+    assert db4["host"] == hosts[0].address, "db4 goes round-robin to the first host"
+    assert next(p for p in outputs["proxies"])["writeEndpoint"].rsplit(":", 1)[0] == proxy_host, \
+        "a resize does not move the proxy"
+    seed = stack.state("db4").get("seed") or {}
+    assert seed.get("source") in ("db2", "db3", "db1"), seed
+    assert scalar(node_address(outputs, "db4"), outputs, "SELECT COUNT(*) FROM app.t WHERE m = %s", (marker,)) == 1
+    stack.config_set("replstack:database.nodes", 3)
+    stack.up().ok()
+    stack.expect_no_changes().ok()
+    assert [n["name"] for n in stack.outputs()["nodes"]] == ["db1", "db2", "db3"]
+    assert not any("/db4/" in " ".join(p.cmdline()) for p in processes_under(hosts[0].base))
+
+
 def test_destroy_leaves_nothing_on_any_host(cluster):
     stack, hosts = cluster
     stack.run("destroy", "--yes").ok()

@@ -20,7 +20,7 @@ from tests.support.processes import kill_processes_under, listening_ports, proce
 pytestmark = pytest.mark.timeout(600)
 
 # Resource kinds that release did not have.
-NEW_KINDS = {"local:ClusterOwner", "secrets:GeneratedPassword"}
+NEW_KINDS = {"local:ClusterOwner", "secrets:GeneratedPassword", "cluster:StackPolicy"}
 # The last commit whose resources were all ``pulumi-python:dynamic:Resource``.
 PREVIOUS_RELEASE = "f9ee9fa937d6120de0731cb8c76ad2509b29f769"
 
