@@ -16,10 +16,10 @@ import pymysql
 import pytest
 
 from components.waiting import wait_until
-from tests.support.cli import CliStack, cli_stack
+from tests.support.cli import CliStack, cli_cluster
 from tests.support.cluster import cluster_config
 from tests.support.engine import PROJECT_DIR
-from tests.support.processes import kill_processes_under, listening_ports, processes_under
+from tests.support.processes import listening_ports, processes_under
 
 pytestmark = pytest.mark.timeout(900)
 
@@ -27,16 +27,8 @@ pytestmark = pytest.mark.timeout(900)
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory) -> CliStack:
     tmp = tmp_path_factory.mktemp("cli-changes")
-    created = cli_stack(tmp, cluster_config(tmp / "data"))
-    try:
-        created.up().ok()
+    with cli_cluster(tmp, cluster_config(tmp / "data")) as created:
         yield created
-    finally:
-        try:
-            created.run("destroy", "--yes")
-            created.run("stack", "rm", "--yes", "--force")
-        finally:
-            kill_processes_under(tmp)
 
 
 def scalar(conn, sql, args=None):

@@ -16,9 +16,9 @@ import pymysql
 import pytest
 
 from components.waiting import wait_until
-from tests.support.cli import CliStack, cli_stack
+from tests.support.cli import CliStack, cli_cluster
 from tests.support.cluster import cluster_config
-from tests.support.processes import kill_processes_under, listening_ports, processes_under
+from tests.support.processes import listening_ports, processes_under
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -29,16 +29,8 @@ ROWS = 25_000  # per table: 100k rows in all
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory) -> CliStack:
     tmp = tmp_path_factory.mktemp("resize")
-    created = cli_stack(tmp, cluster_config(tmp / "data", nodes=2))
-    try:
-        created.up().ok()
+    with cli_cluster(tmp, cluster_config(tmp / "data", nodes=2)) as created:
         yield created
-    finally:
-        try:
-            created.run("destroy", "--yes")
-            created.run("stack", "rm", "--yes", "--force")
-        finally:
-            kill_processes_under(tmp)
 
 
 def node_address(stack: CliStack, name: str) -> str:

@@ -20,10 +20,10 @@ from components.configurator.placement import Placement
 from components.orchestrators.hosts import LocalHost
 from components.proxies.haproxy_runtime import server_statuses
 from tests.support.attacker import python_as_nobody, shared_tmp
-from tests.support.cli import CliStack, cli_stack
+from tests.support.cli import CliStack, cli_cluster
 from tests.support.cluster import cluster_config
 from tests.support.engine import PROJECT_DIR
-from tests.support.processes import kill_processes_under, processes_under
+from tests.support.processes import processes_under
 
 pytestmark = pytest.mark.timeout(900)
 
@@ -33,16 +33,8 @@ def stack() -> CliStack:
     with shared_tmp("replstack-security-") as tmp:
         config = cluster_config(tmp / "data")
         config["replstack:database"]["tags"] = ["smallredolog", "noquerycache", "slow", "general"]
-        created = cli_stack(tmp, config)
-        try:
-            created.up().ok()
+        with cli_cluster(tmp, config) as created:
             yield created
-        finally:
-            try:
-                created.run("destroy", "--yes")
-                created.run("stack", "rm", "--yes", "--force")
-            finally:
-                kill_processes_under(tmp)
 
 
 def proxy_placement(stack: CliStack) -> Placement:

@@ -4,12 +4,13 @@ the Automation API's ``up`` does not: these tests go through the commands the RE
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import pymysql
 import yaml
@@ -111,3 +112,21 @@ def cli_stack(tmp_path: Path, config: dict[str, Any], name: str = "cli", echo: b
     stack.run("stack", "init").ok()
     stack.write_config(config)
     return stack
+
+
+@contextlib.contextmanager
+def cli_cluster(tmp_path: Path, config: dict[str, Any], name: str = "cli") -> Iterator[CliStack]:
+    """A stack made with ``cli_stack`` and brought up with ``up``; on exit, even when the test failed, it is
+    destroyed, removed, and whatever still runs from ``tmp_path`` is killed."""
+    from tests.support.processes import kill_processes_under
+
+    stack = cli_stack(tmp_path, config, name)
+    try:
+        stack.up().ok()
+        yield stack
+    finally:
+        try:
+            stack.run("destroy", "--yes")
+            stack.run("stack", "rm", "--yes", "--force")
+        finally:
+            kill_processes_under(tmp_path)
