@@ -115,7 +115,12 @@ class ReplicaWatch(Sampler):
         self.fewest_replicas_running = len(self.markers)
 
     def sample(self) -> None:
-        cmdlines = [" ".join(p.cmdline()) for p in processes_under(self.root)]
+        cmdlines = []
+        for proc in processes_under(self.root):
+            try:
+                cmdlines.append(" ".join(proc.cmdline()))
+            except psutil.Error:  # it ended between the listing and this look: not running
+                continue
         running = sum(any(marker in c for c in cmdlines) for marker in self.markers)
         self.fewest_replicas_running = min(self.fewest_replicas_running, running)
 
