@@ -34,6 +34,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import PurePosixPath
 from typing import Callable, Iterator, Sequence
 
 import paramiko
@@ -824,6 +825,11 @@ class SshHost:
             raise SshError(f"{self.label}: {step}: {_one_line(err) or f'relay exit code {code}'}")
         return b"".join(chunks)
 
+    def open_command(self, argv: Sequence[str], *, writes: bool) -> "SshCommandStream":
+        """``argv`` started on the host with its output to read (or, with ``writes``, its input to write) in
+        chunks; ``finish`` waits for its end and raises ``CommandFailed`` with its errors, ``abort`` kills it."""
+        return SshCommandStream(self, argv, writes)
+
     def port_holder(self, address: str, port: int) -> PortHolder | None:
         """None when ``address:port`` can be bound on the host now; else the process that listens on that
         port there, as far as the account commands run as can see."""
@@ -1083,3 +1089,60 @@ def _pump(client: socket.socket, channel: paramiko.Channel, closing: threading.E
     while channel.recv_stderr_ready():
         errors.append(channel.recv_stderr(65536))
     return b"".join(errors)
+
+
+class SshCommandStream:
+    """A command on the host whose output is read (or input written) in chunks, on one exec session of the
+    pooled connection: what ``SshHost.open_command`` gives (a backup streamed from one host to another)."""
+
+    def __init__(self, host: SshHost, argv: Sequence[str], writes: bool):
+        self.name = PurePosixPath(argv[0]).name
+        self._context = host._session(f"streaming {self.name}")
+        self._channel = self._context.__enter__()
+        self._writes = writes
+        self._label = getattr(host, "label", "host")
+        self._channel.exec_command(host._command('umask 077; exec "$@"', [str(a) for a in argv]))
+        self._err: list[bytes] = []
+        self._closed = False
+
+    def _close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self._context.__exit__(None, None, None)
+
+    def read(self, size: int) -> bytes:
+        while self._channel.recv_stderr_ready():
+            self._err.append(self._channel.recv_stderr(65536))
+        return self._channel.recv(size)
+
+    def write(self, data: bytes) -> None:
+        self._channel.sendall(data)
+
+    def finish(self, timeout: float) -> str:
+        try:
+            if self._writes:
+                self._channel.shutdown_write()
+            deadline = time.monotonic() + timeout
+            while not self._channel.exit_status_ready():
+                while self._channel.recv_ready():
+                    self._channel.recv(65536)
+                while self._channel.recv_stderr_ready():
+                    self._err.append(self._channel.recv_stderr(65536))
+                if time.monotonic() > deadline:
+                    raise CommandFailed(f"{self._label}: {self.name} did not end within {timeout:g}s")
+                time.sleep(0.05)
+            while self._channel.recv_stderr_ready():
+                self._err.append(self._channel.recv_stderr(65536))
+            code = self._channel.recv_exit_status()
+        finally:
+            self._close()
+        err = b"".join(self._err).decode(errors="replace")
+        if code != 0:
+            raise CommandFailed(f"{self._label}: {self.name} exited with code {code}: {err.strip()[-2000:]}")
+        return err
+
+    def abort(self) -> None:
+        try:
+            self._channel.close()
+        finally:
+            self._close()

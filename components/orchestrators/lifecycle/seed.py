@@ -233,69 +233,15 @@ def append_log(host: Host, node_dir: str, text: str) -> None:
 def _stream(host: Host, argv: Sequence[str], writes: bool) -> Iterator[CommandStream]:
     """A command whose output is read (or input written) in chunks; killed if the block fails."""
     opener: Callable[..., CommandStream] | None = getattr(host, "open_command", None)
-    stream = opener(argv, writes=writes) if opener else _SshStream(host, argv, writes)
+    if opener is None:
+        raise CommandFailed(f"{host!r} cannot stream a command's input or output (no open_command)")
+    stream = opener(argv, writes=writes)
     try:
         yield stream
     except BaseException:
         stream.abort()
         raise
 
-
-class _SshStream:
-    """``open_command`` for the SSH transport, on one exec session of its pooled connection (the transport
-    itself offers whole commands only)."""
-
-    def __init__(self, host: Any, argv: Sequence[str], writes: bool):
-        self.name = PurePosixPath(argv[0]).name
-        self._context = host._session(f"streaming {self.name}")
-        self._channel = self._context.__enter__()
-        self._writes = writes
-        self._label = getattr(host, "label", "host")
-        self._channel.exec_command(host._command('umask 077; exec "$@"', [str(a) for a in argv]))
-        self._err: list[bytes] = []
-        self._closed = False
-
-    def _close(self) -> None:
-        if not self._closed:
-            self._closed = True
-            self._context.__exit__(None, None, None)
-
-    def read(self, size: int) -> bytes:
-        while self._channel.recv_stderr_ready():
-            self._err.append(self._channel.recv_stderr(65536))
-        return self._channel.recv(size)
-
-    def write(self, data: bytes) -> None:
-        self._channel.sendall(data)
-
-    def finish(self, timeout: float) -> str:
-        try:
-            if self._writes:
-                self._channel.shutdown_write()
-            deadline = time.monotonic() + timeout
-            while not self._channel.exit_status_ready():
-                while self._channel.recv_ready():
-                    self._channel.recv(65536)
-                while self._channel.recv_stderr_ready():
-                    self._err.append(self._channel.recv_stderr(65536))
-                if time.monotonic() > deadline:
-                    raise CommandFailed(f"{self._label}: {self.name} did not end within {timeout:g}s")
-                time.sleep(0.05)
-            while self._channel.recv_stderr_ready():
-                self._err.append(self._channel.recv_stderr(65536))
-            code = self._channel.recv_exit_status()
-        finally:
-            self._close()
-        err = b"".join(self._err).decode(errors="replace")
-        if code != 0:
-            raise CommandFailed(f"{self._label}: {self.name} exited with code {code}: {err.strip()[-2000:]}")
-        return err
-
-    def abort(self) -> None:
-        try:
-            self._channel.close()
-        finally:
-            self._close()
 
 
 def _one_line(error: BaseException) -> str:
