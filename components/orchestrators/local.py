@@ -46,6 +46,10 @@ from components.orchestrators.lifecycle.mariadb import MariaDBBinaries, MariaDBS
 from components.spec import LocalSpec
 
 
+# The outputs a database or proxy resource declares (computed by its provider), whatever backend registers it.
+DATABASE_OUTPUTS = {"host": None, "port": None, "pid": None, "running": None, "installed": None, "version": None,
+                    "generation": None}
+PROXY_OUTPUTS = {"host": None, "ports": None, "pid": None, "running": None, "generation": None}
 RESTART_LOCK = ".restart.lock"  # the per-host restart lock of earlier versions, removed with the cluster
 # The planned action of a service recorded by a replstack version that kept no generation counter.
 UPGRADE = "record: state from an earlier replstack version gets a restart counter (nothing restarts)"
@@ -455,9 +459,7 @@ class LocalDatabase(Resource, module="replstack/local", name="MariaDBServer"):
     generation: pulumi.Output[int]
 
     def __init__(self, name: str, props: dict[str, Any], opts: pulumi.ResourceOptions | None = None):
-        outputs = {"host": None, "port": None, "pid": None, "running": None, "installed": None, "version": None,
-                   "generation": None}
-        super().__init__(LocalDatabaseProvider(), name, {**props, **outputs},
+        super().__init__(LocalDatabaseProvider(), name, {**props, **DATABASE_OUTPUTS},
                          resource_options(opts, secret_outputs=["rootPassword"]))
 
 
@@ -576,8 +578,7 @@ class LocalProxy(Resource, module="replstack/local", name="HAProxy"):
     generation: pulumi.Output[int]
 
     def __init__(self, name: str, props: dict[str, Any], opts: pulumi.ResourceOptions | None = None):
-        outputs = {"host": None, "ports": None, "pid": None, "running": None, "generation": None}
-        super().__init__(LocalHAProxyProvider(), name, {**props, **outputs},
+        super().__init__(LocalHAProxyProvider(), name, {**props, **PROXY_OUTPUTS},
                          resource_options(opts, secret_outputs=["files"]))
 
 

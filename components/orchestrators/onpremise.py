@@ -22,6 +22,8 @@ from components.orchestrators.base import DatabaseRequest, Orchestrator, PlacedS
 from components.orchestrators.cluster_owner import LocalClusterOwnerProvider
 from components.orchestrators.onpremise_config import OnPremiseHost, OnPremiseSpec
 from components.orchestrators.local import (
+    DATABASE_OUTPUTS,
+    PROXY_OUTPUTS,
     LocalDatabaseProvider,
     LocalHAProxyProvider,
     LocalPlacementProvider,
@@ -46,9 +48,7 @@ class OnPremiseDatabase(Resource, module="replstack/onpremise", name="MariaDBSer
     generation: pulumi.Output[int]
 
     def __init__(self, name: str, props: dict[str, Any], opts: pulumi.ResourceOptions | None = None):
-        outputs = {"host": None, "port": None, "pid": None, "running": None, "installed": None, "version": None,
-                   "generation": None}
-        super().__init__(LocalDatabaseProvider(), name, {**props, **outputs},
+        super().__init__(LocalDatabaseProvider(), name, {**props, **DATABASE_OUTPUTS},
                          resource_options(opts, secret_outputs=["rootPassword", "access", "peers"], legacy=False))
 
 
@@ -60,8 +60,7 @@ class OnPremiseHAProxy(Resource, module="replstack/onpremise", name="HAProxy"):
     generation: pulumi.Output[int]
 
     def __init__(self, name: str, props: dict[str, Any], opts: pulumi.ResourceOptions | None = None):
-        outputs = {"host": None, "ports": None, "pid": None, "running": None, "generation": None}
-        super().__init__(LocalHAProxyProvider(), name, {**props, **outputs},
+        super().__init__(LocalHAProxyProvider(), name, {**props, **PROXY_OUTPUTS},
                          resource_options(opts, secret_outputs=["access", "files"], legacy=False))
 
 
