@@ -34,6 +34,15 @@ def alive(pid: int) -> bool:
         return False
 
 
+def first_node_scalar(stack: CliStack, sql: str):
+    """One value from the stack's first node, as its root account."""
+    node, outputs = stack.outputs()["nodes"][0], stack.outputs()
+    with pymysql.connect(host=node["host"], port=node["port"], user=outputs["rootUser"],
+                         password=outputs["rootPassword"]) as conn, conn.cursor() as cur:
+        cur.execute(sql)
+        return cur.fetchone()[0]
+
+
 def cleanup(*stacks: CliStack) -> None:
     for stack in stacks:
         stack.run("destroy", "--yes")
@@ -117,11 +126,7 @@ def test_a_running_server_is_adopted_only_when_it_runs_the_current_config(tmp_pa
         stack.up().ok()
         new_pid = int(stack.state("db1")["pid"])
         assert new_pid != pid and not alive(pid), "another config: restarted, not adopted"
-        node = stack.outputs()["nodes"][0]
-        with pymysql.connect(host=node["host"], port=node["port"], user="root",
-                             password=stack.outputs()["rootPassword"]) as conn, conn.cursor() as cur:
-            cur.execute("SELECT @@max_connections")
-            assert cur.fetchone()[0] == 321
+        assert first_node_scalar(stack, "SELECT @@max_connections") == 321
     finally:
         cleanup(stack)
         kill_processes_under(tmp_path)
@@ -267,11 +272,7 @@ def test_repair_puts_back_a_checkpoint_and_metadata_a_kill_left_empty(tmp_path):
         assert "was damaged (kept as cli.json.damaged); restored the last good copy" in report
         stack.up().ok()
         stack.expect_no_changes().ok()
-        node = stack.outputs()["nodes"][0]
-        with pymysql.connect(host=node["host"], port=node["port"], user="root",
-                             password=stack.outputs()["rootPassword"]) as conn, conn.cursor() as cur:
-            cur.execute("SELECT @@max_connections")
-            assert cur.fetchone()[0] == 555
+        assert first_node_scalar(stack, "SELECT @@max_connections") == 555
     finally:
         cleanup(stack)
         kill_processes_under(tmp_path)
