@@ -4,7 +4,7 @@ PULUMI := scripts/pulumi
 PYTHON := .venv/bin/python
 STACK ?= local
 
-.PHONY: setup demo preview policy destroy repair test unit integration bench faults
+.PHONY: setup demo preview policy destroy repair snapshot snapshots restore test unit integration bench faults
 
 setup:
 	@scripts/setup
@@ -27,6 +27,17 @@ destroy: setup
 # After an interrupted run (a killed pulumi, a reboot): clears a dead lock and pending creates, refreshes.
 repair: setup
 	@$(PYTHON) scripts/repair.py --stack $(STACK)
+
+# Snapshots of a stack with database.snapshots.enabled: take one now, list them, restore the cluster from one
+# (SNAPSHOT=<id>, default the newest; replaces every node's data, then runs `up --refresh`).
+snapshot: setup
+	@$(PYTHON) scripts/snapshot.py take --stack $(STACK)
+
+snapshots: setup
+	@$(PYTHON) scripts/snapshot.py list --stack $(STACK)
+
+restore: setup
+	@$(PYTHON) scripts/snapshot.py restore --yes --stack $(STACK) $(if $(SNAPSHOT),--snapshot $(SNAPSHOT))
 
 # The whole suite: toolchain, unit and integration tests.
 test: setup

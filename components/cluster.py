@@ -20,6 +20,7 @@ from components.configurator.placement import Placement
 from components.orchestrators.base import DatabaseRequest, Orchestrator, PlacedService, ProxyRequest
 from components.proxysync import ProxySync
 from components.secrets import password
+from components.snapshots.schedule import SnapshotSchedule, default_directory
 from components.spec import ClusterSpec, ProxySpec
 from components.stack_policy import StackPolicy, stack_policy_inputs
 from components.topology import ReplicationTopology
@@ -33,6 +34,8 @@ class Node:
     service: PlacedService
     # The node's unix socket: the bootstrap steps administer it there, as the OS account that runs it.
     socket: pulumi.Output[str]
+    # Where it runs ({host, ports, dir}), from its placement.
+    placement: pulumi.Output[dict[str, Any]] | None = None
 
     @property
     def endpoint(self) -> pulumi.Output[dict[str, Any]]:
@@ -71,6 +74,9 @@ class ReplicationCluster(pulumi.ComponentResource):
         super().__init__("replstack:index:ReplicationCluster", name, None, opts)
         self.spec = spec
         self.orchestrator = orchestrator
+        if spec.database.snapshots.enabled and orchestrator.tools_dir is None:
+            raise pulumi.RunError(f"replstack:database.snapshots.enabled: the {orchestrator.name} orchestrator takes "
+                                  "no snapshots yet; allowed: false, or an orchestrator that does (local, onpremise)")
         child = pulumi.ResourceOptions(parent=self)
         orchestrator.plan(spec.database.node_names() + [p.name or p.kind for p in spec.proxy_services()])
         self.owner = orchestrator.claim(child)
@@ -89,6 +95,7 @@ class ReplicationCluster(pulumi.ComponentResource):
         self._proxy_sockets: dict[str, pulumi.Output[str]] = {}
         proxies = [(proxy, self._proxy(proxy, db_nodes, users)) for proxy in spec.proxy_services()]
         self.proxy_sync = self._proxy_sync(db_nodes, proxies) if proxies else None
+        self.snapshots = self._snapshots(db_nodes, topology) if spec.database.snapshots.enabled else None
 
         self.nodes = pulumi.Output.all(*[n.endpoint for n in db_nodes]).apply(list)
         self.proxies = pulumi.Output.all(*[
@@ -129,7 +136,7 @@ class ReplicationCluster(pulumi.ComponentResource):
                                 peers={n: (roles[n], placements[n]) for n in names if n != name}),
                 pulumi.ResourceOptions(parent=self, depends_on=depends))
             socket = placement.apply(lambda p: node_paths(Placement.from_output(p)).socket)
-            nodes[name] = Node(name, "primary" if is_primary else "replica", service, socket)
+            nodes[name] = Node(name, "primary" if is_primary else "replica", service, socket, placement)
             previous = service.resource
         return [nodes[name] for name in names]
 
@@ -159,6 +166,34 @@ class ReplicationCluster(pulumi.ComponentResource):
             "checkPassword": self.check_password,
             "checkHosts": self.orchestrator.proxy_source_hosts(),
         }, pulumi.ResourceOptions(parent=self, depends_on=[topology]))
+
+    def _snapshots(self, db_nodes: list[Node], topology: ReplicationTopology) -> SnapshotSchedule:
+        """The snapshot command and its schedule on the copied node's host. It keeps every node's placement (and
+        how to reach its host, a secret when that carries credentials) for ``make snapshot`` and
+        ``make restore``. After the topology: a replica copied must replicate first."""
+        snapshots = self.spec.database.snapshots
+        chosen = self.spec.snapshot_node()
+        nodes = [pulumi.Output.all(n.placement).apply(lambda v, n=n: {
+            "name": n.name, "role": n.role, "placement": v[0], **_access(n.service)}) for n in db_nodes]
+        node_list = pulumi.Output.all(*nodes).apply(list)
+        remote = any(n.service.access is not None for n in db_nodes)
+        if remote:
+            node_list = pulumi.Output.secret(node_list)
+        copied = next(n for n in db_nodes if n.name == chosen)
+        directory = snapshots.directory or copied.placement.apply(default_directory)
+        return SnapshotSchedule("snapshots", {
+            "cluster": self.orchestrator.cluster,
+            "node": chosen,
+            "nodes": node_list,
+            "primary": self.primary,
+            "directory": directory,
+            "keep": snapshots.keep,
+            "schedule": snapshots.schedule,
+            "toolsDir": self.orchestrator.tools_dir,
+            "serverBinary": self.orchestrator.server_binary,
+            "startTimeout": getattr(getattr(self.orchestrator, "spec", None), "start_timeout", 120),
+            "keepData": self.spec.keep_data,
+        }, pulumi.ResourceOptions(parent=self, depends_on=[topology]), secret_nodes=remote)
 
     def _proxy_sync(self, db_nodes: list[Node], proxies: list[tuple[ProxySpec, PlacedService]]) -> ProxySync:
         """Its generations input makes it wait again after any database or proxy restart. Each proxy is read

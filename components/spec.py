@@ -144,6 +144,52 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True, validate_default=True)
 
 
+# A crontab schedule: five fields, or one of cron's names (``@daily``, ...). Fields are checked for the characters
+# cron reads in them; cron itself says what a field cannot mean.
+_CRON_NAMES = ("@hourly", "@daily", "@midnight", "@weekly", "@monthly", "@yearly", "@annually")
+_CRON_FIELD = re.compile(r"[0-9A-Za-z*/,\-]+")
+
+
+class SnapshotSpec(_Model):
+    """Physical snapshots of one node (the preferred primary by default): ``mariadb-backup`` streamed into the
+    stack's snapshot directory and prepared there, ready to restore; ``keep`` of them retained. The backend
+    installs the schedule (a crontab entry of the account that runs the servers, on the node's host) and removes
+    it on destroy; ``make snapshot`` takes one now and ``make restore`` restores the cluster from one."""
+
+    enabled: bool = False
+    schedule: str = Field("@daily", description="when, as a crontab schedule (5 fields, or @daily, @hourly, ...); "
+                          "'manual' installs no schedule (snapshots are taken with make snapshot)")
+    keep: int = Field(7, ge=1, le=1000, description="snapshots retained; the oldest go first")
+    node: str | None = Field(None, description="the node copied, e.g. db2; default: the preferred primary")
+    directory: str | None = Field(None, description="absolute directory on the node's host; default: "
+                                  "<cluster directory>/snapshots")
+
+    @field_validator("schedule")
+    @classmethod
+    def _cron_schedule(cls, value: str) -> str:
+        value = " ".join(value.split())
+        if value == "manual" or value in _CRON_NAMES:
+            return value
+        fields = value.split(" ")
+        if len(fields) != 5 or not all(_CRON_FIELD.fullmatch(f) for f in fields):
+            raise ValueError(f"{value!r} is not a crontab schedule; allowed: five fields (minute hour day month "
+                             f"weekday, e.g. '30 2 * * *'), {', '.join(_CRON_NAMES)}, or 'manual'")
+        return value
+
+    @field_validator("directory")
+    @classmethod
+    def _absolute_directory(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not value.startswith("/") or not _PATH.fullmatch(value) or ".." in value.split("/"):
+            raise ValueError(f"{value!r} is not an absolute directory; allowed: a path starting with '/', of "
+                             f"{_PATH_CHARS}, without '..'")
+        if value.rstrip("/") in SYSTEM_DIRS or any(value == t or value.startswith(t + "/") for t in SYSTEM_TREES):
+            raise ValueError(f"{value!r} is a directory of the operating system; allowed: a directory of its own, "
+                             "e.g. /var/backups/replstack")
+        return value.rstrip("/")
+
+
 class DatabaseSpec(_Model):
     """The database service: one primary and ``nodes - 1`` replicas, all alike."""
 
@@ -168,6 +214,7 @@ class DatabaseSpec(_Model):
         "that this stack sets anyway")
     settings: dict[str, str | int | float] = Field(
         default_factory=dict, description="extra my.cnf settings, applied after the generated ones")
+    snapshots: SnapshotSpec = Field(default_factory=SnapshotSpec)
 
     @field_validator("tags")
     @classmethod
@@ -526,6 +573,10 @@ class ClusterSpec(_Model):
         if clashing:
             problems.append(("proxies", f"proxy name(s) {', '.join(clashing)} are database node names; "
                              f"the nodes are {', '.join(nodes)}"))
+        snapshot_node = self.database.snapshots.node
+        if snapshot_node is not None and snapshot_node not in nodes:
+            problems.append(("database.snapshots.node", f"{snapshot_node!r} is not a node of this cluster; allowed: "
+                             f"{', '.join(nodes)}"))
         if self.database.preferred_primary is not None and self.database.preferred_primary not in nodes:
             problems.append(("database.preferredPrimary", f"{self.database.preferred_primary!r} is not a node of "
                              f"this cluster; allowed: {', '.join(nodes)}"))
@@ -575,6 +626,10 @@ class ClusterSpec(_Model):
 
     def primary_name(self) -> str:
         return self.database.preferred_primary or self.database.node_names()[0]
+
+    def snapshot_node(self) -> str:
+        """The node the snapshots copy: the one the stack names, else the preferred primary."""
+        return self.database.snapshots.node or self.primary_name()
 
 
 # -- database.settings ------------------------------------------------------------------------------------------

@@ -183,9 +183,11 @@ def _production_ready(args: StackValidationArgs, report: ReportViolation) -> Non
         report("a production stack has no proxy: add one, e.g. replstack:proxies: [{kind: haproxy}]")
     if _setting(stack, "snapshotsSupported", False):
         snapshots = _setting(stack, "snapshots")
+        enabled = _get(snapshots, "enabled") if isinstance(snapshots, Mapping) else None
         keep = _get(snapshots, "keep") if isinstance(snapshots, Mapping) else None
-        if not isinstance(keep, (int, float)) or keep < 1:
-            report("a production stack keeps no snapshot: set replstack:database.snapshots.keep to 1 or more")
+        if enabled is False or not isinstance(keep, (int, float)) or keep < 1:
+            report("a production stack takes no snapshots: set replstack:database.snapshots.enabled to true (with "
+                   "keep 1 or more, and a schedule, @daily by default)")
 
 
 def _one_writable_primary(args: StackValidationArgs, report: ReportViolation) -> None:

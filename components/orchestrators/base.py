@@ -78,6 +78,11 @@ class Orchestrator(abc.ABC):
     transport: str = "local"
     # The MariaDB command-line client on the proxies' host: the proxies' health checks run it.
     sql_client: str = "/usr/bin/mariadb"
+    # Where mariadb-backup and mbstream are on the database hosts: snapshots run them there
+    # (components.snapshots). None: this backend takes no snapshots this way.
+    tools_dir: str | None = None
+    # The mariadbd the database hosts run (a restore from a snapshot starts it).
+    server_binary: str = "/usr/sbin/mariadbd"
 
     def __init__(self, cluster: str):
         self.cluster = cluster

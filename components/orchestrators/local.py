@@ -594,6 +594,8 @@ class LocalOrchestrator(Orchestrator):
         self.cluster_dir = str((project_dir / base).resolve() / cluster)
         self.owner: pulumi.Resource | None = None
         self.sql_client = str(Path(spec.client_bin_dir) / "mariadb")
+        self.tools_dir = str(Path(spec.client_bin_dir))
+        self.server_binary = str(Path(spec.mariadb_bin_dir) / "mariadbd")
 
     @property
     def runs_as_root(self) -> bool:

@@ -84,6 +84,8 @@ class OnPremiseOrchestrator(Orchestrator):
         self.owners: dict[str, pulumi.Resource] = {}
         self._placed: list[str] = []
         self.sql_client = str(PurePosixPath(spec.client_bin_dir) / "mariadb")
+        self.tools_dir = str(PurePosixPath(spec.client_bin_dir))
+        self.server_binary = str(PurePosixPath(spec.mariadb_bin_dir) / "mariadbd")
 
     @property
     def runs_as_root(self) -> bool:

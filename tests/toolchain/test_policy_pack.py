@@ -77,18 +77,21 @@ def test_single_node_cluster_gets_the_advisory_high_availability_warning(tmp_pat
     assert not (tmp_path / "data").exists(), "a preview starts nothing"
 
 
-def test_a_production_stack_needs_three_nodes_and_a_proxy(tmp_path):
+def test_a_production_stack_needs_three_nodes_a_proxy_and_snapshots(tmp_path):
     project = replstack_project(tmp_path)
     stack = project.stack("production", cluster_config(tmp_path / "data", nodes=1, proxies=[],
                                                        environment="production"))
     text = preview_fails(stack, "production-ready")
     assert "1 database node(s), fewer than 3" in text and "has no proxy" in text
+    assert "takes no snapshots" in text and "database.snapshots.enabled" in text
     assert "replstack:database.nodes" in text, "the message says how to fix it"
 
 
 def test_a_compliant_production_stack_passes_with_no_violation(tmp_path):
     project = replstack_project(tmp_path)
-    stack = project.stack("production", cluster_config(tmp_path / "data", nodes=3, environment="production"))
+    config = cluster_config(tmp_path / "data", nodes=3, environment="production")
+    config["replstack:database"]["snapshots"] = {"enabled": True, "keep": 3}
+    stack = project.stack("production", config)
     text = preview_passes(stack)
     assert "production-ready" not in text and "mandatory" not in text, text
     assert not (tmp_path / "data").exists()
@@ -233,9 +236,9 @@ def test_a_production_stand_in_without_snapshots_fails_once_snapshots_exist(tmp_
     is not held to them."""
     stack = standin(tmp_path, {"readOnly": [0, 1, 1], "resources": [haproxy()],
                                "stackPolicy": policy(environment="production", snapshotsSupported=True,
-                                                     snapshots={"keep": 0})})
+                                                     snapshots={"enabled": True, "keep": 0})})
     text = preview_fails(stack, "production-ready")
-    assert "snapshots.keep to 1 or more" in text
+    assert "snapshots.enabled to true (with keep 1 or more" in text
 
 
 def _json(value) -> str:

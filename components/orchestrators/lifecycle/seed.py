@@ -229,6 +229,23 @@ def append_log(host: Host, node_dir: str, text: str) -> None:
 
 
 # -- streams over a host's transport ----------------------------------------------------------------------------
+def pipe_between(source: Host, source_argv: Sequence[str], target: Host, target_argv: Sequence[str],
+                 progress: Callable[[int], None] | None = None, timeout: float = COPY_TIMEOUT) -> int:
+    """Runs ``source_argv`` on ``source`` with its output fed to ``target_argv`` on ``target`` (the two may be
+    different machines: the bytes pass through the engine), and returns the bytes copied. ``progress`` is told
+    the count after each chunk. Raises ``CommandFailed`` naming the command that failed."""
+    copied = 0
+    with _stream(source, source_argv, writes=False) as reader, _stream(target, target_argv, writes=True) as writer:
+        while chunk := reader.read(CHUNK):
+            writer.write(chunk)
+            copied += len(chunk)
+            if progress is not None:
+                progress(copied)
+        writer.finish(timeout)
+        reader.finish(timeout)
+    return copied
+
+
 @contextlib.contextmanager
 def _stream(host: Host, argv: Sequence[str], writes: bool) -> Iterator[CommandStream]:
     """A command whose output is read (or input written) in chunks; killed if the block fails."""
