@@ -4,10 +4,15 @@ PULUMI := scripts/pulumi
 PYTHON := .venv/bin/python
 STACK ?= local
 
-.PHONY: setup demo preview policy destroy repair snapshot snapshots restore test unit integration bench faults
+.PHONY: setup demo preview policy destroy repair snapshot snapshots restore test unit integration bench faults \
+        kube-setup
 
 setup:
 	@scripts/setup
+
+# The kube backend's provider plugin, built once from its Go module and cached (`make demo` does not need it).
+kube-setup: setup
+	@scripts/setup --kube
 
 # Builds the local demo cluster (stacks/Pulumi.local.yaml) and prints how to connect.
 demo: setup

@@ -89,12 +89,14 @@ class ReplicationCluster(pulumi.ComponentResource):
         self.primary = spec.primary_name()
 
         db_nodes = self._databases(child)
-        topology = self._topology(db_nodes, password("replication-password", None, child))
+        # A backend may only lay out the services (kube with bootstrap: false): no SQL steps then.
+        bootstrap = getattr(orchestrator, "sql_bootstrap", True)
+        topology = self._topology(db_nodes, password("replication-password", None, child)) if bootstrap else None
         self.check_password = password("check-password", None, child)
-        users = self._users(db_nodes, password("monitoring-password", None, child), topology)
+        users = self._users(db_nodes, password("monitoring-password", None, child), topology) if bootstrap else None
         self._proxy_sockets: dict[str, pulumi.Output[str]] = {}
         proxies = [(proxy, self._proxy(proxy, db_nodes, users)) for proxy in spec.proxy_services()]
-        self.proxy_sync = self._proxy_sync(db_nodes, proxies) if proxies else None
+        self.proxy_sync = self._proxy_sync(db_nodes, proxies) if proxies and bootstrap else None
         self.snapshots = self._snapshots(db_nodes, topology) if spec.database.snapshots.enabled else None
 
         self.nodes = pulumi.Output.all(*[n.endpoint for n in db_nodes]).apply(list)
@@ -208,7 +210,7 @@ class ReplicationCluster(pulumi.ComponentResource):
             "timeout": self.spec.bootstrap.proxy_sync_timeout,
         }, pulumi.ResourceOptions(parent=self, depends_on=[s.resource for s in services]))
 
-    def _proxy(self, proxy: ProxySpec, db_nodes: list[Node], users: pulumi.Resource) -> PlacedService:
+    def _proxy(self, proxy: ProxySpec, db_nodes: list[Node], users: pulumi.Resource | None) -> PlacedService:
         assert proxy.name is not None
         placement = self.orchestrator.place(proxy.name, PORT_NAMES, pulumi.ResourceOptions(parent=self))
         self._proxy_sockets[proxy.name] = placement.apply(lambda p: haproxy_paths(Placement.from_output(p)).socket)
@@ -237,7 +239,7 @@ class ReplicationCluster(pulumi.ComponentResource):
         return self.orchestrator.proxy(
             ProxyRequest(service=proxy.name, kind=proxy.kind, config=config, placement=placement, routes=routes,
                          files=files),
-            pulumi.ResourceOptions(parent=self, depends_on=[users]))
+            pulumi.ResourceOptions(parent=self, depends_on=[users] if users else []))
 
     def _endpoints(self, nodes: list[Node],
                    proxies: list[PlacedService]) -> tuple[pulumi.Output[str], pulumi.Output[str]]:

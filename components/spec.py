@@ -33,6 +33,7 @@ from components import plans
 from components.configurator import server_options as server
 from components.orchestrators import registry
 from components.orchestrators.onpremise_config import OnPremiseSpec
+from components.orchestrators.kube_config import KubeSpec
 from components.configurator.tags import DATABASE_TAGS
 
 NAMESPACE = "replstack"
@@ -476,7 +477,7 @@ class ClusterSpec(_Model):
     onpremise: OnPremiseSpec | None = None
     opensvc: dict[str, Any] | None = None
     slapos: dict[str, Any] | None = None
-    kube: dict[str, Any] | None = None
+    kube: KubeSpec | None = None
     # What the preview says about the plan registry (its cached copy used), set by load_spec.
     _plan_notice: str | None = PrivateAttr(None)
 

@@ -34,6 +34,8 @@ FILE_MODES = {CHECK_COMMAND: 0o700, CHECK_OPTIONS: 0o600}
 # One word of a haproxy.cfg line: no space (a new keyword), no '#' (a comment), no quote, backslash or '$'
 # (HAProxy's quoting, escapes and environment variables).
 _WORD = re.compile(r"[^\s#'\"\\$]+")
+# A DNS name of lower-case labels (as Kubernetes names pods and Services).
+_DNS_NAME = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*")
 
 
 @dataclass(frozen=True)
@@ -51,11 +53,14 @@ class Backend:
 
 def host_port(host: str, port: int) -> str:
     """``127.0.0.1:3306``, ``[::1]:3306``: an address as HAProxy reads it (an IPv6 address in brackets), for
-    IP addresses only (``UnsafeValue`` otherwise)."""
+    IP addresses and DNS names (the kube backend's pods) only (``UnsafeValue`` otherwise)."""
     try:
         ip = ipaddress.ip_address(host)
     except ValueError:
-        raise UnsafeValue(f"refusing to render {host!r} as an address in haproxy.cfg: not an IP address") from None
+        if _DNS_NAME.fullmatch(host) and len(host) <= 253 and not host.replace(".", "").isdigit():
+            return f"{host}:{int(port)}"
+        raise UnsafeValue(f"refusing to render {host!r} as an address in haproxy.cfg: not an IP address or a DNS "
+                          "name") from None
     return f"[{ip.compressed}]:{int(port)}" if ip.version == 6 else f"{ip}:{int(port)}"
 
 

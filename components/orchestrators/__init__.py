@@ -25,4 +25,6 @@ def orchestrator_for(spec: ClusterSpec, cluster: str, project_dir: Path) -> Orch
 
     identity = {"project": pulumi.get_project(), "stack": pulumi.get_stack(),
                 "backend": os.environ.get("PULUMI_BACKEND_URL", "")}
-    return cls(cluster, getattr(spec, backend.section), keep_data=spec.keep_data, stack_identity=identity)
+    # The kube backend sizes pods and volumes from the database and proxy specs itself.
+    sizes = {"database": spec.database, "proxies": spec.proxy_services()} if spec.orchestrator == "kube" else {}
+    return cls(cluster, getattr(spec, backend.section), keep_data=spec.keep_data, stack_identity=identity, **sizes)

@@ -308,7 +308,12 @@ def host_for(access: Mapping[str, Any] | None) -> Host:
                                  user=access.get("user", "root"), private_key=access.get("privateKey"),
                                  password=access.get("password"), sudo=bool(access.get("sudo")),
                                  host_key=access.get("hostKey"), name=access.get("name")))
-    raise ValueError(f"no host transport named {kind!r}; available: local, ssh")
+    if kind == "kube":
+        from components.orchestrators.kube_channel import KubeHost
+
+        assert access is not None
+        return KubeHost(access)
+    raise ValueError(f"no host transport named {kind!r}; available: local, ssh, kube")
 
 
 SIGTERM, SIGKILL, SIGUSR1 = signal.SIGTERM, signal.SIGKILL, signal.SIGUSR1

@@ -30,7 +30,7 @@ BACKENDS: dict[str, Backend] = {
                          "components.orchestrators.onpremise:OnPremiseOrchestrator"),
     "opensvc": Backend("opensvc", "opensvc", (), (), "", available=False),
     "slapos": Backend("slapos", "slapos", (), (), "", available=False),
-    "kube": Backend("kube", "kube", (), (), "", available=False),
+    "kube": Backend("kube", "kube", ("mariadb",), ("haproxy",), "components.orchestrators.kube:KubeOrchestrator"),
 }
 
 

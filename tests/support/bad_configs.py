@@ -30,8 +30,8 @@ def with_(**changes: Any) -> dict[str, Any]:
 BAD_CONFIGS: list[BadConfig] = [
     BadConfig("unknown-orchestrator", with_(orchestrator="openstack"),
               ("replstack:orchestrator", "'openstack'", "allowed values", "'local'", "'kube'")),
-    BadConfig("orchestrator-not-available", with_(orchestrator="kube"),
-              ("replstack:orchestrator", "'kube'", "available: local")),
+    BadConfig("orchestrator-not-available", with_(orchestrator="opensvc"),
+              ("replstack:orchestrator", "'opensvc'", "available: local")),
     BadConfig("zero-nodes", with_(database={"nodes": 0}), ("replstack:database.nodes", "0", ">= 1")),
     BadConfig("nodes-not-a-number", with_(database={"nodes": "three"}),
               ("replstack:database.nodes", "'three'", "integer")),
