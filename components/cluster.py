@@ -13,16 +13,17 @@ from typing import Any
 
 import pulumi
 
-from components.configurator.haproxy import (PORT_NAMES, Backend, haproxy_paths, host_port, render_check_files,
-                                             render_haproxy_cfg)
+from components.configurator.haproxy import host_port
 from components.configurator.mariadb import database_settings, node_paths, render_my_cnf
 from components.configurator.placement import Placement
 from components.orchestrators.base import DatabaseRequest, Orchestrator, PlacedService, ProxyRequest
+from components.proxies.kinds import Node as ProxyNode, ProxyKind, RenderContext, kind as proxy_kind
 from components.proxysync import ProxySync
 from components.secrets import password
 from components.snapshots.schedule import SnapshotSchedule, default_directory
 from components.spec import ClusterSpec, ProxySpec
 from components.stack_policy import StackPolicy, stack_policy_inputs
+from components.sysbench import Sysbench
 from components.topology import ReplicationTopology
 from components.users import DatabaseUsers
 
@@ -93,20 +94,20 @@ class ReplicationCluster(pulumi.ComponentResource):
         bootstrap = getattr(orchestrator, "sql_bootstrap", True)
         topology = self._topology(db_nodes, password("replication-password", None, child)) if bootstrap else None
         self.check_password = password("check-password", None, child)
+        self._kind_secrets = self._proxy_secrets(child)
         users = self._users(db_nodes, password("monitoring-password", None, child), topology) if bootstrap else None
-        self._proxy_sockets: dict[str, pulumi.Output[str]] = {}
+        self._proxy_targets: dict[str, dict[str, Any]] = {}
         proxies = [(proxy, self._proxy(proxy, db_nodes, users)) for proxy in spec.proxy_services()]
         self.proxy_sync = self._proxy_sync(db_nodes, proxies) if proxies and bootstrap else None
+        self.sysbench = self._sysbench(db_nodes, proxies) if spec.bootstrap.sysbench and bootstrap else None
         self.snapshots = self._snapshots(db_nodes, topology) if spec.database.snapshots.enabled else None
 
         self.nodes = pulumi.Output.all(*[n.endpoint for n in db_nodes]).apply(list)
         self.proxies = pulumi.Output.all(*[
-            pulumi.Output.all(service.host, service.ports).apply(lambda v, proxy=proxy: {
-                "name": proxy.name, "kind": proxy.kind,
-                "writeEndpoint": _address(v[0], v[1]["write"]), "readEndpoint": _address(v[0], v[1]["read"]),
-                "statsUrl": f"http://{_address(v[0], v[1]['stats'])}/"})
+            pulumi.Output.all(service.host, service.ports).apply(
+                lambda v, proxy=proxy: _proxy_output(proxy, proxy_kind(proxy.kind), v[0], v[1]))
             for proxy, service in proxies]).apply(list)
-        self.write_endpoint, self.read_endpoint = self._endpoints(db_nodes, [service for _, service in proxies])
+        self.write_endpoint, self.read_endpoint = self._endpoints(db_nodes, proxies)
         self.register_outputs({"writeEndpoint": self.write_endpoint, "readEndpoint": self.read_endpoint,
                                "nodes": self.nodes, "proxies": self.proxies})
 
@@ -155,9 +156,40 @@ class ReplicationCluster(pulumi.ComponentResource):
             "timeout": boot.replication_timeout,
         }, pulumi.ResourceOptions(parent=self, depends_on=[n.service.resource for n in db_nodes]))
 
+    def _proxy_secrets(self, child: pulumi.ResourceOptions) -> dict[str, dict[str, pulumi.Output[str]]]:
+        """The generated passwords of the proxy kinds' accounts and own secrets, by kind and key (one per kind
+        and key: every proxy of a kind logs in with the same account)."""
+        out: dict[str, dict[str, pulumi.Output[str]]] = {}
+        for proxy in self.spec.proxy_services():
+            k = proxy_kind(proxy.kind)
+            keys = [a.key for a in k.accounts(proxy, self.spec.bootstrap)] + list(k.local_secrets)
+            for key in keys:
+                if key not in out.setdefault(k.name, {}):
+                    out[k.name][key] = password(f"{k.name}-{key}-password", None, child)
+        return out
+
+    def _kind_accounts(self) -> tuple[list[dict[str, Any]], list[str]]:
+        """Every proxy kind's accounts (grants merged per account) and the schema its proxies need on the
+        primary, in order, each statement once."""
+        accounts: dict[str, dict[str, Any]] = {}
+        schema: list[str] = []
+        for proxy in self.spec.proxy_services():
+            k = proxy_kind(proxy.kind)
+            for account in k.accounts(proxy, self.spec.bootstrap):
+                entry = accounts.setdefault(account.user, {"user": account.user, "grants": [],
+                                                           "password": self._kind_secrets[k.name][account.key]})
+                entry["grants"] += [g for g in account.grants if g not in entry["grants"]]
+            schema += [statement for statement in k.schema(proxy) if statement not in schema]
+        return list(accounts.values()), schema
+
     def _users(self, db_nodes: list[Node], monitoring_password: pulumi.Output[str],
                topology: ReplicationTopology) -> DatabaseUsers:
         boot = self.spec.bootstrap
+        accounts, schema = self._kind_accounts()
+        # Only when a proxy kind needs them, so that a stack without such proxies keeps the inputs it had.
+        extra: dict[str, Any] = {"accounts": accounts} if accounts else {}
+        if schema:
+            extra["schema"] = schema
         return DatabaseUsers("users", {
             "primary": next(n for n in db_nodes if n.role == "primary").admin_endpoint,
             "rootUser": boot.root_user,
@@ -167,6 +199,7 @@ class ReplicationCluster(pulumi.ComponentResource):
             "checkUser": boot.check_user,
             "checkPassword": self.check_password,
             "checkHosts": self.orchestrator.proxy_source_hosts(),
+            **extra,
         }, pulumi.ResourceOptions(parent=self, depends_on=[topology]))
 
     def _snapshots(self, db_nodes: list[Node], topology: ReplicationTopology) -> SnapshotSchedule:
@@ -198,12 +231,12 @@ class ReplicationCluster(pulumi.ComponentResource):
         }, pulumi.ResourceOptions(parent=self, depends_on=[topology]), secret_nodes=remote)
 
     def _proxy_sync(self, db_nodes: list[Node], proxies: list[tuple[ProxySpec, PlacedService]]) -> ProxySync:
-        """Its generations input makes it wait again after any database or proxy restart. Each proxy is read
-        through its runtime API's unix socket, over the orchestrator's host transport."""
+        """Its generations input makes it wait again after any database or proxy restart. Each proxy is read as
+        its kind says (HAProxy: its runtime API's unix socket), over the orchestrator's host transport."""
         services = [service for _, service in proxies]
         return ProxySync("proxy-sync", {
             "proxies": [{"name": proxy.name, "transport": self.orchestrator.transport,
-                         "socket": self._proxy_sockets[proxy.name], **_access(service)} for proxy, service in proxies],
+                         **self._proxy_targets[proxy.name], **_access(service)} for proxy, service in proxies],
             "primary": self.primary,
             "replicas": [n.name for n in db_nodes if n.role == "replica"],
             "generations": [n.service.generation for n in db_nodes] + [s.generation for s in services],
@@ -211,49 +244,106 @@ class ReplicationCluster(pulumi.ComponentResource):
         }, pulumi.ResourceOptions(parent=self, depends_on=[s.resource for s in services]))
 
     def _proxy(self, proxy: ProxySpec, db_nodes: list[Node], users: pulumi.Resource | None) -> PlacedService:
+        """A proxy of any kind: placed with its kind's listeners, its files rendered by its kind (the main config
+        from the placement and the nodes; the files beside it, and a config holding a secret, with the
+        passwords), run by the backend as its kind says."""
         assert proxy.name is not None
-        placement = self.orchestrator.place(proxy.name, PORT_NAMES, pulumi.ResourceOptions(parent=self))
-        self._proxy_sockets[proxy.name] = placement.apply(lambda p: haproxy_paths(Placement.from_output(p)).socket)
+        k = proxy_kind(proxy.kind)
+        placement = self.orchestrator.place(proxy.name, k.listeners, pulumi.ResourceOptions(parent=self))
+        self._proxy_targets[proxy.name] = _sync_target(k, placement)
         primary = self.primary
-        boot = self.spec.bootstrap
+        secrets = {"check": self.check_password, "root": self.root_password, **self._kind_secrets.get(k.name, {})}
 
-        def render(values: list[Any]) -> str:
-            place, eps = values
-            backends = {e["name"]: Backend(e["name"], e["host"], e["port"]) for e in eps}
-            return render_haproxy_cfg(
-                cluster=self.orchestrator.cluster, name=proxy.name, placement=Placement.from_output(place),
-                primary=backends[primary], replicas=[b for n, b in backends.items() if n != primary])
-
-        def render_files(values: list[Any]) -> dict[str, str]:
-            place, check_password = values
-            return render_check_files(
-                cluster=self.orchestrator.cluster, name=proxy.name, placement=Placement.from_output(place),
-                primary=primary, check_user=boot.check_user, check_password=check_password,
-                client=self.orchestrator.sql_client, max_lag=boot.max_replica_lag)
+        def context(place: dict[str, Any], eps: list[dict[str, Any]] | None) -> RenderContext:
+            """``eps`` None: rendered without the nodes' addresses (the primary known by name only)."""
+            nodes = {e["name"]: ProxyNode(e["name"], e["host"], int(e["port"])) for e in eps or []}
+            return RenderContext(cluster=self.orchestrator.cluster, proxy=proxy, placement=Placement.from_output(place),
+                                 primary=nodes.get(primary, ProxyNode(primary, "", 0)),
+                                 replicas=[b for n, b in nodes.items() if n != primary],
+                                 bootstrap=self.spec.bootstrap, sql_client=self.orchestrator.sql_client,
+                                 run_as_root=self.orchestrator.runs_as_root)
 
         endpoints = pulumi.Output.all(*[n.endpoint for n in db_nodes])
-        config = pulumi.Output.all(placement, endpoints).apply(render)
-        files = pulumi.Output.secret(pulumi.Output.all(placement, self.check_password).apply(render_files))
+        if k.config_has_secrets:
+            config = pulumi.Output.secret(pulumi.Output.all(placement, endpoints, pulumi.Output.all(**secrets)).apply(
+                lambda v: k.render_config(context(v[0], v[1]), v[2])))
+        else:
+            config = pulumi.Output.all(placement, endpoints).apply(lambda v: k.render_config(context(v[0], v[1]), {}))
+        files = None
+        if k.has_files and k.files_need_nodes:
+            files = pulumi.Output.secret(pulumi.Output.all(placement, endpoints, pulumi.Output.all(**secrets)).apply(
+                lambda v: k.render_files(context(v[0], v[1]), v[2])))
+        elif k.has_files:
+            # From the placement and the passwords only (HAProxy's check command and option file, as they always
+            # were): a change of the nodes leaves them as they are.
+            files = pulumi.Output.secret(pulumi.Output.all(placement, pulumi.Output.all(**secrets)).apply(
+                lambda v: k.render_files(context(v[0], None), v[1])))
         replicas = [n.name for n in db_nodes if n.role == "replica"]
         routes = {"write": [primary], "read": replicas or [primary]}
         return self.orchestrator.proxy(
             ProxyRequest(service=proxy.name, kind=proxy.kind, config=config, placement=placement, routes=routes,
-                         files=files),
+                         files=files,
+                         inputs=k.resource_inputs(self.spec.bootstrap.root_user, self.root_password) or None),
             pulumi.ResourceOptions(parent=self, depends_on=[users] if users else []))
 
-    def _endpoints(self, nodes: list[Node],
-                   proxies: list[PlacedService]) -> tuple[pulumi.Output[str], pulumi.Output[str]]:
-        """Through the first proxy when there is one; straight to the primary (and the first replica for reads)
-        otherwise."""
-        if proxies:
-            first = proxies[0]
-            both = pulumi.Output.all(first.host, first.ports)
-            return (both.apply(lambda v: _address(v[0], v[1]["write"])),
-                    both.apply(lambda v: _address(v[0], v[1]["read"])))
+    def _sysbench(self, db_nodes: list[Node], proxies: list[tuple[ProxySpec, PlacedService]]) -> Sysbench:
+        """sysbench tables through the first proxy's write listener (the primary without one), after proxy sync."""
+        bench = self.spec.bootstrap.sysbench
+        assert bench is not None
+        writer = next(((p, s) for p, s in proxies if proxy_kind(p.kind).write_listener), None)
+        if writer is not None:
+            proxy, service = writer
+            listener = proxy_kind(proxy.kind).write_listener
+            target = pulumi.Output.all(service.host, service.ports).apply(
+                lambda v: {"via": proxy.name, "host": v[0], "port": int(v[1][listener])})
+        else:
+            primary = next(n for n in db_nodes if n.role == "primary")
+            target = primary.endpoint.apply(lambda e: {"via": e["name"], "host": e["host"], "port": int(e["port"])})
+        depends = [self.proxy_sync] if self.proxy_sync is not None else [n.service.resource for n in db_nodes]
+        return Sysbench("sysbench", {
+            "target": target,
+            "user": self.spec.bootstrap.root_user,
+            "password": self.root_password,
+            "tables": bench.tables,
+            "rows": bench.rows,
+        }, pulumi.ResourceOptions(parent=self, depends_on=depends))
+
+    def _endpoints(self, nodes: list[Node], proxies: list[tuple[ProxySpec, PlacedService]]
+                   ) -> tuple[pulumi.Output[str], pulumi.Output[str]]:
+        """Through the first proxy that routes both writes and reads when there is one; straight to the primary
+        (and the first replica for reads) otherwise."""
+        routing = [(proxy_kind(p.kind), s) for p, s in proxies]
+        first = next(((k, s) for k, s in routing if k.write_listener and k.read_listener), None)
+        if first is not None:
+            k, service = first
+            both = pulumi.Output.all(service.host, service.ports)
+            return (both.apply(lambda v: _address(v[0], v[1][k.write_listener])),
+                    both.apply(lambda v: _address(v[0], v[1][k.read_listener])))
         primary = next(n for n in nodes if n.role == "primary")
         reader = next((n for n in nodes if n.role == "replica"), primary)
         return (primary.endpoint.apply(lambda e: _address(e["host"], e["port"])),
                 reader.endpoint.apply(lambda e: _address(e["host"], e["port"])))
+
+
+def _sync_target(k: ProxyKind, placement: pulumi.Output[dict]) -> dict[str, Any]:
+    """What the proxy-sync step reads a proxy through: HAProxy's entry is its socket (as it always was), another
+    kind's its name and what its kind's ``sync_entry`` says."""
+    entry = placement.apply(lambda p: k.sync_entry(Placement.from_output(p)))
+    if k.sync_by_socket:
+        return {"socket": entry.apply(lambda e: e["socket"])}
+    return {"kind": k.name, "target": entry}
+
+
+def _proxy_output(proxy: ProxySpec, k: ProxyKind, host: str, ports: dict[str, Any]) -> dict[str, Any]:
+    """One entry of the stack output ``proxies``: today's keys (an endpoint a kind does not have is null), its
+    host and its listeners by name."""
+    def address(listener: str | None) -> str | None:
+        return _address(host, ports[listener]) if listener else None
+
+    stats = address(k.stats_listener)
+    return {"name": proxy.name, "kind": proxy.kind, "writeEndpoint": address(k.write_listener),
+            "readEndpoint": address(k.read_listener), "statsUrl": f"http://{stats}/" if stats else None,
+            "host": host, "ports": k.ports(ports)}
 
 
 def _access(service: PlacedService) -> dict[str, Any]:

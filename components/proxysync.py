@@ -1,6 +1,7 @@
-"""The proxy-sync step: waits until every proxy routes as the topology says (the primary UP on the write
-side, every replica UP on the read side), so ``up`` ends only when the endpoints really work. Each proxy is
-read through its runtime API's unix socket, over the host transport its backend names."""
+"""The proxy-sync step: waits until every proxy routes as the topology says (HAProxy: the primary UP on the write
+side, every replica UP on the read side; another kind as its ``routing_gaps`` says), so ``up`` ends only when the
+endpoints really work. Each proxy is read as its kind says (components.proxies.kinds), over the host transport
+its backend names. Bounded: on timeout it names the proxy and what it saw."""
 
 from __future__ import annotations
 
@@ -9,10 +10,9 @@ from typing import Any
 import pulumi
 from pulumi.dynamic import CreateResult, ReadResult, Resource, UpdateResult
 
-from components.configurator.haproxy import READ_BACKEND, WRITE_BACKEND
 from components.dynamic import NO_ACTION, PlannedProvider, differs, is_known, names, resource_options
 from components.orchestrators.hosts import host_for, transport
-from components.proxies.haproxy_runtime import server_statuses
+from components.proxies.kinds import kind
 from components.waiting import WaitTimeout, wait_until
 
 
@@ -23,15 +23,11 @@ class ProxySyncError(RuntimeError):
 def _routing_gaps(proxy: dict[str, Any], primary: str, readers: list[str]) -> list[str]:
     """What is not yet as expected on one proxy, in words; empty when it routes as the topology says."""
     host = host_for(proxy["access"]) if proxy.get("access") else transport(proxy.get("transport", "local"))
-    statuses = {(s.backend, s.server): s for s in server_statuses(host, proxy["socket"])}
-    gaps = []
-    for backend, server in [(WRITE_BACKEND, primary)] + [(READ_BACKEND, r) for r in readers]:
-        status = statuses.get((backend, server))
-        if status is None:
-            gaps.append(f"{backend}/{server} missing")
-        elif not status.healthy:
-            gaps.append(f"{backend}/{server} {status.status} ({status.check_status or 'no check yet'})")
-    return gaps
+    # An entry without a kind is HAProxy's, read through its socket (as earlier versions recorded it).
+    target = dict(proxy.get("target") or {"socket": proxy.get("socket")})
+    if proxy.get("access"):
+        target["access"] = proxy["access"]
+    return kind(proxy.get("kind") or "haproxy").routing_gaps(host, target, primary, readers)
 
 
 class ProxySyncProvider(PlannedProvider):

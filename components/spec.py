@@ -20,6 +20,7 @@ import ipaddress
 import json
 import os
 import re
+import shutil
 import socket
 from dataclasses import dataclass
 from pathlib import Path
@@ -279,6 +280,28 @@ class ProxySpec(_Model):
     memory: int = Field(128, ge=32, le=1_048_576, description="MB")
     cores: int = Field(1, ge=1, le=256)
     disk_size: int = Field(20, alias="diskSize", ge=1, le=1_048_576, description="GB, for backends that size volumes")
+    shards: int = Field(2, ge=1, le=64, description="shardproxy: shards of the sharded table (databases "
+                        "replstack_shard1..N on the primary), one Spider server each")
+    index_table: str = Field("replstack_search.documents", alias="indexTable", description="sphinx: the "
+                             "<database>.<table> indexed (an unsigned integer id and the indexFields columns)")
+    index_fields: list[str] = Field(default_factory=lambda: ["title", "body"], alias="indexFields",
+                                    description="sphinx: the text columns indexed")
+
+    @field_validator("index_table")
+    @classmethod
+    def _table_name(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,63}\.[A-Za-z_][A-Za-z0-9_]{0,63}", value):
+            raise ValueError(f"{value!r} is not <database>.<table>: letters, digits and '_', e.g. "
+                             "replstack_search.documents")
+        return value
+
+    @field_validator("index_fields")
+    @classmethod
+    def _field_names(cls, value: list[str]) -> list[str]:
+        bad = [f for f in value if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,63}", f) or f.lower() == "id"]
+        if not value or bad or len({f.lower() for f in value}) != len(value):
+            raise ValueError(f"{value!r}: one or more distinct column names (letters, digits, '_'), not 'id'")
+        return value
 
     @field_validator("name")
     @classmethod
@@ -287,6 +310,14 @@ class ProxySpec(_Model):
             raise ValueError(f"{name!r} is not a valid service name: lower-case letters, digits and '-', "
                              "starting with a letter, at most 31 characters")
         return name
+
+
+class SysbenchSpec(_Model):
+    """sysbench tables prepared once through the first proxy's write listener (``sysbench oltp_read_write
+    prepare``), in the ``sbtest`` database."""
+
+    tables: int = Field(4, ge=1, le=1024)
+    rows: int = Field(10000, ge=1, le=100_000_000, description="rows per table")
 
 
 class BootstrapSpec(_Model):
@@ -303,6 +334,8 @@ class BootstrapSpec(_Model):
     root_user: str = Field("root", alias="rootUser")
     proxy_sync_timeout: int = Field(60, alias="proxySyncTimeout", ge=1, le=3600, description="seconds")
     replication_timeout: int = Field(60, alias="replicationTimeout", ge=1, le=3600, description="seconds")
+    sysbench: SysbenchSpec | None = Field(None, description="prepare sysbench tables through the first proxy's "
+                                          "write listener after proxy sync; off when absent")
 
     @field_validator("replication_user", "monitoring_user", "check_user", "root_user")
     @classmethod
@@ -340,6 +373,8 @@ class LocalSpec(_Model):
     mariadb_bin_dir: str = Field("/usr/sbin", alias="mariadbBinDir", description="directory of mariadbd")
     client_bin_dir: str = Field("/usr/bin", alias="clientBinDir", description="directory of mariadb-install-db")
     haproxy_binary: str = Field("/usr/sbin/haproxy", alias="haproxyBinary")
+    sphinx_bin_dir: str = Field("/usr/bin", alias="sphinxBinDir", description="directory of searchd and indexer "
+                                "(sphinx proxies)")
     start_timeout: int = Field(120, alias="startTimeout", ge=5, le=3600, description="seconds")
     stop_timeout: int = Field(60, alias="stopTimeout", ge=1, le=3600, description="seconds")
 
@@ -607,6 +642,7 @@ class ClusterSpec(_Model):
                 problems.append(("local.clientBinDir", f"{self.local.client_bin_dir!r} has no executable mariadb "
                                  "client, which the proxies' health checks run; allowed: the directory of "
                                  "mariadb-install-db and mariadb, e.g. /usr/bin"))
+        problems += self._local_proxy_binaries()
         if host.os_user.lower() not in RESERVED_ACCOUNTS:
             for field, key in USER_KEYS.items():
                 user = getattr(self.bootstrap, field)
@@ -614,6 +650,29 @@ class ClusterSpec(_Model):
                     problems.append((f"bootstrap.{key}", f"{user!r} is reserved on the local orchestrator: it is the "
                                      "OS account that runs the servers, which has its own administrator account "
                                      f"{user}@localhost on every node; allowed: another name"))
+        return problems
+
+    def _local_proxy_binaries(self) -> list[tuple[str, str]]:
+        """Proxies the local backend runs only with a binary this host must have: named at preview time, with
+        what would run here instead."""
+        from components.proxies.kinds import NEEDS_BINARY_ON_PATH
+
+        problems = []
+        runnable = [k for k in IMPLEMENTED_PROXIES["local"] if k not in NEEDS_BINARY_ON_PATH]
+        for i, proxy in enumerate(self.proxies):
+            binary = NEEDS_BINARY_ON_PATH.get(proxy.kind)
+            if binary and shutil.which(binary) is None:
+                problems.append((f"proxies[{i}].kind", f"{proxy.kind!r} needs the {binary} binary on PATH, which this "
+                                 "host does not have (its config is rendered and checked, but nothing could run "
+                                 f"it); allowed: install {binary} here, use a backend that provides its image, or "
+                                 f"a kind the local backend runs: {', '.join(runnable)}"))
+            if proxy.kind == "sphinx":
+                for name in ("searchd", "indexer"):
+                    path = str(Path(self.local.sphinx_bin_dir) / name)
+                    if not (os.path.isfile(path) and os.access(path, os.X_OK)):
+                        problems.append(("local.sphinxBinDir", f"{self.local.sphinx_bin_dir!r} has no executable "
+                                         f"{name}, which sphinx proxies run; allowed: the directory of searchd and "
+                                         "indexer (package sphinxsearch), e.g. /usr/bin"))
         return problems
 
     def proxy_services(self) -> list[ProxySpec]:

@@ -1,7 +1,9 @@
 """Cluster users created on the primary once replication runs (so every replica gets them through the binary
 log): the monitoring user, and the account the proxies' health checks log in with: a generated password (a
 secret; the proxies read it from a 0600 option file), ``SLAVE MONITOR`` only (to read a replica's replication
-state), and only from the addresses the proxies connect from.
+state), and only from the addresses the proxies connect from. Then what the proxy kinds of the stack need
+(components.proxies.kinds): their own accounts (``accounts``: user, generated password, grants; from the same
+addresses) and the objects they use (``schema``: idempotent statements, e.g. a ShardProxy's shard databases).
 
 The check account never goes without a password: a password-less one lets anyone who reaches a server (any
 local user, any client of the proxy's write port) log in, and its own session can ``SET PASSWORD``, which
@@ -23,16 +25,21 @@ CHECK_GRANTS = "SLAVE MONITOR"
 
 class DatabaseUsersProvider(PlannedProvider):
     compared = ("primary", "rootUser", "rootPassword", "monitoringUser", "monitoringPassword", "checkUser",
-                "checkPassword", "checkHosts")
+                "checkPassword", "checkHosts", "accounts", "schema")
 
     def plan(self, olds: dict[str, Any], news: dict[str, Any]) -> str:
         hosts = names(known_or(news.get("checkHosts"), []))
+        kind_users = [a.get("user") for a in known_or(news.get("accounts"), []) or [] if isinstance(a, dict)]
+        proxy_words = (f"; the proxies' accounts {names(kind_users)}" if kind_users else "") + (
+            f"; {len(news['schema'])} schema statement(s) the proxies need" if news.get("schema") else "")
         if not olds:
             return (f"create: the monitoring account {news['monitoringUser']} and the health-check account "
-                    f"{news['checkUser']} (from {hosts}, with a generated password) on the primary; replication "
-                    "copies them to every node")
+                    f"{news['checkUser']} (from {hosts}, with a generated password){proxy_words} on the primary; "
+                    "replication copies them to every node")
         changed = self.changes(olds, news)
         words = []
+        if "accounts" in changed or "schema" in changed:
+            words.append(f"the proxies' accounts and schema{proxy_words or ': none'}")
         if "monitoringUser" in changed or "monitoringPassword" in changed:
             words.append(f"re-key the monitoring account {news['monitoringUser']}")
         if "checkUser" in changed or "checkHosts" in changed:
@@ -86,6 +93,33 @@ class DatabaseUsersProvider(PlannedProvider):
                 execute(conn, f"CREATE USER IF NOT EXISTS {account} IDENTIFIED BY PASSWORD %s", (check_hash,))
                 execute(conn, f"ALTER USER {account} IDENTIFIED BY PASSWORD %s", (check_hash,))
                 execute(conn, f"GRANT {CHECK_GRANTS} ON *.* TO {account}")
+            for statement in props.get("schema") or []:
+                execute(conn, statement.replace("%", "%%"))
+            _apply_accounts(conn, props.get("accounts") or [], props["checkHosts"],
+                            (previous or {}).get("accounts") or [])
+
+
+def _apply_accounts(conn: Any, accounts: list[dict[str, Any]], hosts: list[str],
+                    previous: list[dict[str, Any]]) -> None:
+    """Each proxy kind's account from each proxy address, with its password (hash only) and its grants; an
+    account a previous run made and no proxy needs any more is dropped."""
+    wanted_users = {a["user"] for a in accounts}
+    for old in previous:
+        if old.get("user") not in wanted_users:
+            for row in query(conn, "SELECT User AS user, Host AS host FROM mysql.user WHERE User = %s",
+                             (old["user"],)):
+                execute(conn, f"DROP USER {quote_account(row['user'], row['host'])}")
+    for entry in accounts:
+        hashed = native_password_hash(entry["password"])
+        wanted = {quote_account(entry["user"], host) for host in hosts}
+        rows = query(conn, "SELECT User AS user, Host AS host FROM mysql.user WHERE User = %s", (entry["user"],))
+        for account in sorted({quote_account(r["user"], r["host"]) for r in rows} - wanted):
+            execute(conn, f"DROP USER {account}")
+        for account in sorted(wanted):
+            execute(conn, f"CREATE USER IF NOT EXISTS {account} IDENTIFIED BY PASSWORD %s", (hashed,))
+            execute(conn, f"ALTER USER {account} IDENTIFIED BY PASSWORD %s", (hashed,))
+            for grant in entry["grants"]:
+                execute(conn, f"GRANT {grant} TO {account}".replace("%", "%%"))  # '%' of a pattern, no argument
 
 
 class DatabaseUsers(Resource, module="replstack/bootstrap", name="DatabaseUsers"):
@@ -94,4 +128,4 @@ class DatabaseUsers(Resource, module="replstack/bootstrap", name="DatabaseUsers"
     def __init__(self, name: str, props: dict[str, Any], opts: pulumi.ResourceOptions | None = None):
         super().__init__(DatabaseUsersProvider(), name, props,
                          resource_options(opts, secret_outputs=["rootPassword", "monitoringPassword",
-                                                                "checkPassword"]))
+                                                                "checkPassword", "accounts"]))

@@ -67,6 +67,9 @@ class ProxyRequest:
     # Files written beside the config, by name (the health-check command and its option file): a secret, since
     # the option file holds the check account's password.
     files: pulumi.Input[Mapping[str, str]] | None = None
+    # Inputs its kind adds to the service (components.proxies.kinds: ``resource_inputs``), e.g. the account a
+    # ShardProxy gives its clients.
+    inputs: Mapping[str, Any] | None = None
 
 
 class Orchestrator(abc.ABC):

@@ -7,6 +7,8 @@ Layout (a person can see what runs where without reading code)::
     <baseDir>/<cluster>/db1/data/         the datadir
     <baseDir>/<cluster>/db1/error.log     the server's log; mariadbd.pid, mariadbd.sock beside it
     <baseDir>/<cluster>/haproxy1/haproxy.cfg, haproxy.pid, admin.sock
+    <baseDir>/<cluster>/shardproxy1/my.cnf, setup.sql, data/       a ShardProxy (MariaDB with Spider)
+    <baseDir>/<cluster>/sphinx1/sphinx.conf, index/, searchd.pid    a Sphinx searchd and its index
 
 Three Pulumi dynamic providers implement the backend contract (see ``base``): placement, database, proxy.
 Processes are started detached, in their own session, so they outlive the ``pulumi`` run.
@@ -21,7 +23,6 @@ from typing import Any, Mapping, Sequence
 import pulumi
 from pulumi.dynamic import CheckFailure, CreateResult, DiffResult, ReadResult, Resource, UpdateResult
 
-from components.configurator.haproxy import haproxy_paths
 from components.configurator.mariadb import node_paths
 from components.configurator.placement import Placement
 from components.configurator.settings import split_changes
@@ -39,10 +40,10 @@ from components.orchestrators.base import DatabaseRequest, Orchestrator, PlacedS
 from components.orchestrators.cluster_owner import LocalClusterOwner
 from components.orchestrators.hosts import Host, LocalHost, host_for
 from components.orchestrators.restarts import one_restart_at_a_time
-from components.orchestrators.lifecycle.haproxy import HAProxyProcess
 from components.orchestrators.lifecycle.packages import ensure_installed
 from components.orchestrators.lifecycle import seed
 from components.orchestrators.lifecycle.mariadb import MariaDBBinaries, MariaDBServer
+from components.proxies.kinds import ProxyKind, kind as proxy_kind
 from components.spec import LocalSpec
 
 
@@ -204,9 +205,9 @@ def _mariadb_config_path(props: Mapping[str, Any]) -> str | None:
         return None
 
 
-def _haproxy_config_path(props: Mapping[str, Any]) -> str | None:
+def _proxy_config_path(props: Mapping[str, Any]) -> str | None:
     try:
-        return haproxy_paths(Placement.from_output(props["placement"])).config
+        return _proxy(props).paths.config
     except (KeyError, TypeError, ValueError):
         return None
 
@@ -464,9 +465,21 @@ class LocalDatabase(Resource, module="replstack/local", name="MariaDBServer"):
 
 
 # -- proxy -----------------------------------------------------------------------------------------------------
-def _haproxy(props: Mapping[str, Any]) -> HAProxyProcess:
-    return HAProxyProcess(host_for(props.get("access")), haproxy_paths(Placement.from_output(props["placement"])),
-                          binary=props["binary"])
+def _kind(props: Mapping[str, Any]) -> ProxyKind:
+    """The proxy's kind; state of a version that ran HAProxy whatever the kind said has ``binary`` only."""
+    name = props.get("kind") if isinstance(props.get("kind"), str) else "haproxy"
+    return proxy_kind("haproxy" if "binaries" not in props else name)
+
+
+def _proxy(props: Mapping[str, Any]) -> Any:
+    """The lifecycle of the proxy's kind over its host's transport (``lifecycle.haproxy`` for HAProxy)."""
+    return _kind(props).lifecycle(host_for(props.get("access")), props)
+
+
+def _binaries(props: Mapping[str, Any]) -> dict[str, str]:
+    if "binaries" in props:
+        return dict(props["binaries"])
+    return {"haproxy": props["binary"]}
 
 
 def _routing_words(olds: Mapping[str, Any], news: Mapping[str, Any]) -> list[str]:
@@ -485,29 +498,39 @@ def _routing_words(olds: Mapping[str, Any], news: Mapping[str, Any]) -> list[str
 
 
 class LocalHAProxyProvider(PlannedProvider):
-    """An HAProxy daemon; a config change is a soft reload, so open connections are not cut."""
+    """A proxy of any kind (the name stays: state records providers by class); its kind
+    (components.proxies.kinds) gives its lifecycle. HAProxy: a config change is a soft reload, so open
+    connections are not cut. A kind that ``refreshes`` (Sphinx) is refreshed (reindexed) on every ``up``."""
 
-    compared = ("config", "binary", "placement", "files")
+    compared = ("config", "binary", "binaries", "placement", "files", "rootUser", "rootPassword")
 
     def plan(self, olds: dict[str, Any], news: dict[str, Any]) -> str:
         routes = known_or(news.get("routes"), {})
+        k = _kind(news)
         if not olds:
-            return (f"create: start HAProxy: writes to {names(routes.get('write', []))}, reads from "
-                    f"{names(routes.get('read', []))}")
+            if k.name == "haproxy":
+                return (f"create: start HAProxy: writes to {names(routes.get('write', []))}, reads from "
+                        f"{names(routes.get('read', []))}")
+            return f"create: {k.describe_routes(routes)}"
         changed = self.changes(olds, news)
         if "placement" in changed and _placement_replaces(olds, news):
             return "replace: the proxy moves to a new directory; the old one is stopped and removed first"
         if not self._alive(olds):
-            return "start: HAProxy is not running; it is started with its config"
-        if not changed and not _config_intact(host_for(olds.get("access")), _haproxy_config_path(olds), olds.get("config")):
-            return CONFIG_REWRITE.format(file="haproxy.cfg")
+            return f"start: {k.label} is not running; it is started with its config"
+        config_path = _proxy_config_path(olds)
+        if not changed and not _config_intact(host_for(olds.get("access")), config_path, olds.get("config")):
+            return CONFIG_REWRITE.format(file=Path(config_path or "config").name)
         if changed:
             routing = _routing_words(olds, news)
             if changed == ["files"]:
                 routing.append("its health check (command or account) changes")
             elif "files" in changed and not olds.get("files"):
                 routing.append("health checks log in with a password (check command and 0600 option file)")
+            if k.name != "haproxy":
+                return f"reload {k.label}: " + ("; ".join(routing) or "its config changes")
             return "reload (soft, open connections are kept): " + ("; ".join(routing) or "its config changes")
+        if k.refreshes:
+            return f"refresh {k.label}: reindex from the cluster (every up), searchd keeps serving meanwhile"
         return UPGRADE if "generation" not in olds else NO_ACTION
 
     def stamp(self, olds: dict[str, Any], news: dict[str, Any]) -> dict[str, Any]:
@@ -517,13 +540,13 @@ class LocalHAProxyProvider(PlannedProvider):
     @staticmethod
     def _alive(olds: Mapping[str, Any]) -> bool:
         try:
-            return _haproxy(olds).is_running()
+            return _proxy(olds).is_running()
         except (KeyError, TypeError, ValueError):
             return False
 
     def drifted(self, olds: dict[str, Any], news: dict[str, Any]) -> bool:
-        return not olds.get("running", False) or "generation" not in olds \
-            or not _config_intact(host_for(olds.get("access")), _haproxy_config_path(olds), olds.get("config"))
+        return not olds.get("running", False) or "generation" not in olds or _kind(news).refreshes \
+            or not _config_intact(host_for(olds.get("access")), _proxy_config_path(olds), olds.get("config"))
 
     def diff(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         result = super().diff(id_, olds, news)
@@ -531,10 +554,9 @@ class LocalHAProxyProvider(PlannedProvider):
         return DiffResult(changes=result.changes or bool(replaces), replaces=replaces, delete_before_replace=True)
 
     def create(self, props: dict[str, Any]) -> CreateResult:
-        proxy = _haproxy(props)
+        proxy = _proxy(props)
         if props.get("access"):
-            ensure_installed(proxy.host, {"haproxy": proxy.binary}, bool(props.get("installPackages")),
-                             _where(props))
+            ensure_installed(proxy.host, _binaries(props), bool(props.get("installPackages")), _where(props))
         if not proxy.is_running():
             _ensure_ports_free(props)
         proxy.write_config(props["config"], props.get("files"))
@@ -542,22 +564,24 @@ class LocalHAProxyProvider(PlannedProvider):
         return CreateResult(id_=proxy.paths.dir, outs=self._outs(props, pid))
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        proxy = _haproxy(news)
+        proxy = _proxy(news)
         pid = proxy.pid() if proxy.is_running() else None
         if pid is None or changed_keys(olds, news, self.compared):
             proxy.write_config(news["config"], news.get("files"))
             pid = proxy.reload(news["startTimeout"])
         elif not _config_intact(proxy.host, proxy.paths.config, news["config"]):
             proxy.write_config(news["config"], news.get("files"))  # the running proxy read the good one: no reload
+        elif _kind(news).refreshes:
+            pid = proxy.refresh(news["startTimeout"])
         return UpdateResult(outs=self._outs(news, pid))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        proxy = _haproxy(props)
+        proxy = _proxy(props)
         pid = proxy.pid() if proxy.is_running() else None
         return ReadResult(id_=id_, outs={**props, "pid": pid, "running": pid is not None})
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
-        proxy = _haproxy(props)
+        proxy = _proxy(props)
         proxy.stop(props.get("pid"), props["stopTimeout"])
         proxy.remove()
 
@@ -580,6 +604,48 @@ class LocalProxy(Resource, module="replstack/local", name="HAProxy"):
     def __init__(self, name: str, props: dict[str, Any], opts: pulumi.ResourceOptions | None = None):
         super().__init__(LocalHAProxyProvider(), name, {**props, **PROXY_OUTPUTS},
                          resource_options(opts, secret_outputs=["files"]))
+
+
+class _LocalKindProxy(Resource):
+    """A proxy of another kind than HAProxy on this host; its config, files and account are secrets."""
+
+    host: pulumi.Output[str]
+    ports: pulumi.Output[dict]
+    pid: pulumi.Output[int]
+    running: pulumi.Output[bool]
+    generation: pulumi.Output[int]
+
+    def __init__(self, name: str, props: dict[str, Any], opts: pulumi.ResourceOptions | None = None):
+        secret = ["files", "rootPassword"] + (["config"] if proxy_kind(props["kind"]).config_has_secrets else [])
+        super().__init__(LocalHAProxyProvider(), name, {**props, **PROXY_OUTPUTS},
+                         resource_options(opts, secret_outputs=secret))
+
+
+class LocalShardProxy(_LocalKindProxy, module="replstack/local", name="ShardProxy"):
+    """MariaDB with Spider on this host."""
+
+
+class LocalSphinx(_LocalKindProxy, module="replstack/local", name="Sphinx"):
+    """searchd and its index on this host."""
+
+
+class LocalProxySQL(_LocalKindProxy, module="replstack/local", name="ProxySQL"):
+    """ProxySQL on this host (when installed)."""
+
+
+class LocalMaxScale(_LocalKindProxy, module="replstack/local", name="MaxScale"):
+    """MaxScale on this host (when installed)."""
+
+
+class LocalMySQLRouter(_LocalKindProxy, module="replstack/local", name="MySQLRouter"):
+    """MySQL Router on this host (when installed)."""
+
+
+# The resource type of each kind (its ``resource_type``) on this backend.
+LOCAL_PROXY_TYPES: dict[str, type[Resource]] = {
+    "HAProxy": LocalProxy, "ShardProxy": LocalShardProxy, "Sphinx": LocalSphinx, "ProxySQL": LocalProxySQL,
+    "MaxScale": LocalMaxScale, "MySQLRouter": LocalMySQLRouter,
+}
 
 
 # -- the orchestrator ------------------------------------------------------------------------------------------
@@ -664,15 +730,20 @@ class LocalOrchestrator(Orchestrator):
         return _placed(db, self._placement_input(request.service, request.placement), db.generation)
 
     def proxy(self, request: ProxyRequest, opts: pulumi.ResourceOptions) -> PlacedService:
-        proxy = LocalProxy(request.service, {
+        k = proxy_kind(request.kind)
+        # HAProxy keeps the inputs it always had (``binary``); other kinds name theirs by role (``binaries``).
+        binaries = {"binary": self.spec.haproxy_binary} if k.name == "haproxy" else {
+            "binaries": k.local_binaries(self.spec)}
+        proxy = LOCAL_PROXY_TYPES[k.resource_type](request.service, {
             "kind": request.kind,
             "config": request.config,
             "routes": request.routes,
             "placement": self._placement_input(request.service, request.placement),
             **({"files": request.files} if request.files is not None else {}),
-            "binary": self.spec.haproxy_binary,
+            **binaries,
             "startTimeout": self.spec.start_timeout,
             "stopTimeout": self.spec.stop_timeout,
+            **(request.inputs or {}),
         }, opts)
         return _placed(proxy, self._placement_input(request.service, request.placement), proxy.generation)
 

@@ -24,7 +24,8 @@ class Backend:
 
 
 BACKENDS: dict[str, Backend] = {
-    "local": Backend("local", "local", ("mariadb",), ("haproxy",),
+    "local": Backend("local", "local", ("mariadb",),
+                     ("haproxy", "shardproxy", "sphinx", "proxysql", "maxscale", "mysqlrouter"),
                      "components.orchestrators.local:LocalOrchestrator"),
     "onpremise": Backend("onpremise", "onpremise", ("mariadb",), ("haproxy",),
                          "components.orchestrators.onpremise:OnPremiseOrchestrator"),
