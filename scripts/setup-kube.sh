@@ -1,7 +1,7 @@
 # Steps of scripts/setup for the kube backend, sourced by it (not run on its own):
 #   --kube            the pulumi-resource-kubernetes plugin, built from the provider's Go module at the version of
 #                     the Python SDK (engine/versions.env), into $CACHE/kubernetes-v<version>/bin;
-#   --kube-apiserver  also kube-apiserver and etcd, built from their Go modules into
+#   --kube-apiserver  also kube-apiserver, kube-controller-manager and etcd, built from their Go modules into
 #                     $CACHE/kube-apiserver-v<version>/bin (the kube integration tests apply to them).
 # Each is built once and reused while its binary and stamp are there; a cold build's time goes to
 # $LOG_DIR/builds.log. scripts/engine-env puts the plugin's directory on PATH (through $CACHE/kube.env), where
@@ -110,6 +110,32 @@ for r in json.load(sys.stdin).get("Replace") or []:
     echo "built v$v in $(seconds_since "$started")s"
 }
 
+# From the same wrapper module (most of it is compiled already): without it StatefulSets make no pods and a
+# deleted namespace is never finalized.
+kube_controller_manager() {
+    local bin=$KUBE_SERVER_DIR/bin v=$KUBE_APISERVER_VERSION build=$CACHE/build/kube-apiserver-v$KUBE_APISERVER_VERSION
+    if [ -f "$bin/.controller-manager-v$v" ] && [ -x "$bin/kube-controller-manager" ]; then
+        echo "cached v$v"
+        return
+    fi
+    [ -f "$build/go.mod" ] || { rm -f "$bin/.apiserver-v$v"; kube_apiserver >/dev/null; }
+    local started
+    started=$(date +%s.%N)
+    (
+        cd "$build"
+        export GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS=-mod=mod
+        go get -tool "k8s.io/kubernetes/cmd/kube-controller-manager@v$v"
+        local pkg=k8s.io/component-base/version major=${v%%.*} minor
+        minor=${v#*.} && minor=${minor%%.*}
+        nice go build -trimpath -o "$bin/kube-controller-manager" -ldflags "-s -w -X $pkg.gitVersion=v$v \
+            -X $pkg.gitMajor=$major -X $pkg.gitMinor=$minor -X $pkg.gitTreeState=clean" \
+            k8s.io/kubernetes/cmd/kube-controller-manager
+    ) >"$LOG_DIR/kube-controller-manager.log" 2>&1
+    rm -f "$bin"/.controller-manager-* && touch "$bin/.controller-manager-v$v"
+    record_build "kube-controller-manager v$v" "$started"
+    echo "built v$v in $(seconds_since "$started")s"
+}
+
 kube_etcd() {
     local bin=$KUBE_SERVER_DIR/bin v=$ETCD_VERSION
     if [ -f "$bin/.etcd-v$v" ] && [ -x "$bin/etcd" ]; then
@@ -138,6 +164,7 @@ kube_steps() { # kube_steps WITH_APISERVER
     step "kubernetes plugin env" "Check that $CACHE is writable." kube_env
     if [ "$1" = yes ]; then
         step "kube-apiserver" "See $LOG_DIR/kube-apiserver.log; the Go module proxy must serve k8s.io/kubernetes@v$KUBE_APISERVER_VERSION and its staging modules." kube_apiserver
+        step "controller-manager" "See $LOG_DIR/kube-controller-manager.log." kube_controller_manager
         step "etcd" "See $LOG_DIR/etcd.log; the Go module proxy must serve go.etcd.io/etcd/server/v3@v$ETCD_VERSION." kube_etcd
     fi
 }

@@ -82,7 +82,11 @@ class KubeOrchestrator(Orchestrator):
 
     def claim(self, opts: pulumi.ResourceOptions) -> pulumi.Resource | None:
         """The provider (which cluster, or the render directory), the namespace, the headless Service."""
-        args: dict[str, Any] = {"enable_server_side_apply": True}
+        # ConfigMaps and Secrets are updated in place, not replaced: a replacement would create the new object
+        # under the same name before deleting the old one, which the API server refuses. Pods still restart on
+        # a config change, through the config hash in their template.
+        args: dict[str, Any] = {"enable_server_side_apply": True, "enable_config_map_mutable": True,
+                                "enable_secret_mutable": True}
         if self.spec.render_directory:
             args["render_yaml_to_directory"] = self.spec.render_directory
         if self.spec.kubeconfig is not None:

@@ -115,8 +115,9 @@ def _wait_ready(url: str, token: str, processes: list[subprocess.Popen], logs: l
 @contextlib.contextmanager
 def api_server(directory: Path) -> Iterator[ApiServer]:
     """etcd and kube-apiserver built by ``scripts/setup --kube-apiserver``, on free loopback ports, with their
-    data, keys and logs in ``directory``; both stopped on exit, even when the test failed. There is no
-    controller, scheduler or kubelet: objects are stored, validated and admitted, but no pod runs."""
+    data, keys and logs in ``directory``, and kube-controller-manager; all stopped on exit, even when the test
+    failed. There is no scheduler or kubelet: objects are stored, validated, admitted and reconciled by the
+    controllers, but no pod runs."""
     bin_dir = next(iter(sorted(cache_dir().glob("kube-apiserver-v*/bin"))), None)
     assert bin_dir is not None and (bin_dir / "kube-apiserver").exists(), "run scripts/setup --kube-apiserver"
     directory.mkdir(parents=True, exist_ok=True)
@@ -142,7 +143,8 @@ def api_server(directory: Path) -> Iterator[ApiServer]:
         logs.append(api_log)
         processes.append(subprocess.Popen(
             [str(bin_dir / "kube-apiserver"), f"--etcd-servers=http://127.0.0.1:{client}",
-             "--bind-address=127.0.0.1", "--advertise-address=127.0.0.1", f"--secure-port={secure}",
+             "--bind-address=127.0.0.1", "--advertise-address=127.0.0.1", "--endpoint-reconciler-type=none",
+             f"--secure-port={secure}",
              f"--cert-dir={directory / 'certs'}", "--service-cluster-ip-range=10.0.0.0/24",
              "--service-account-issuer=https://kubernetes.default.svc",
              f"--service-account-key-file={key}", f"--service-account-signing-key-file={key}",
@@ -156,6 +158,16 @@ def api_server(directory: Path) -> Iterator[ApiServer]:
             "clusters": [{"name": "test", "cluster": {"server": url, "insecure-skip-tls-verify": True}}],
             "users": [{"name": "admin", "user": {"token": token}}],
             "contexts": [{"name": "test", "context": {"cluster": "test", "user": "admin"}}]}))
+        # The controllers: StatefulSets and Deployments make pods (which stay Pending: there is no scheduler
+        # nor kubelet), PVCs, endpoints; deleted namespaces are finalized, owned objects collected.
+        manager_log = directory / "kube-controller-manager.log"
+        logs.append(manager_log)
+        processes.append(subprocess.Popen(
+            [str(bin_dir / "kube-controller-manager"), f"--kubeconfig={kubeconfig}", "--leader-elect=false",
+             "--bind-address=127.0.0.1", f"--secure-port={free_port()}",
+             f"--service-account-private-key-file={key}", "--use-service-account-credentials=false",
+             "--controllers=*"],
+            stdout=manager_log.open("w"), stderr=subprocess.STDOUT, start_new_session=True))
         yield ApiServer(url=url, token=token, kubeconfig=kubeconfig)
     finally:
         for process in reversed(processes):
