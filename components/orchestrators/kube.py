@@ -74,11 +74,10 @@ class KubeOrchestrator(Orchestrator):
         self._services = list(services)
 
     # -- what every object shares ---------------------------------------------------------------------------
-    def _opts(self, opts: pulumi.ResourceOptions, *depends: pulumi.Resource,
-              delete_before_replace: bool = False) -> pulumi.ResourceOptions:
+    def _opts(self, opts: pulumi.ResourceOptions, *depends: pulumi.Resource) -> pulumi.ResourceOptions:
+        """Every object through this stack's provider, after the namespace."""
         return pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(
-            provider=self._provider, depends_on=[*self._base, *depends],
-            delete_before_replace=delete_before_replace))
+            provider=self._provider, depends_on=[*self._base, *depends]))
 
     def claim(self, opts: pulumi.ResourceOptions) -> pulumi.Resource | None:
         """The provider (which cluster, or the render directory), the namespace, the headless Service."""
