@@ -75,7 +75,7 @@ class ReplicationCluster(pulumi.ComponentResource):
         super().__init__("replstack:index:ReplicationCluster", name, None, opts)
         self.spec = spec
         self.orchestrator = orchestrator
-        if spec.database.snapshots.enabled and orchestrator.tools_dir is None:
+        if spec.database.snapshots.enabled and orchestrator.tools_dir is None and not orchestrator.own_snapshots:
             raise pulumi.RunError(f"replstack:database.snapshots.enabled: the {orchestrator.name} orchestrator takes "
                                   "no snapshots yet; allowed: false, or an orchestrator that does (local, onpremise)")
         child = pulumi.ResourceOptions(parent=self)
@@ -100,7 +100,9 @@ class ReplicationCluster(pulumi.ComponentResource):
         proxies = [(proxy, self._proxy(proxy, db_nodes, users)) for proxy in spec.proxy_services()]
         self.proxy_sync = self._proxy_sync(db_nodes, proxies) if proxies and bootstrap else None
         self.sysbench = self._sysbench(db_nodes, proxies) if spec.bootstrap.sysbench and bootstrap else None
-        self.snapshots = self._snapshots(db_nodes, topology) if spec.database.snapshots.enabled else None
+        self.snapshots = None if not spec.database.snapshots.enabled else (
+            orchestrator.snapshot_schedule(spec.snapshot_node(), child) if orchestrator.own_snapshots
+            else self._snapshots(db_nodes, topology))
 
         self.nodes = pulumi.Output.all(*[n.endpoint for n in db_nodes]).apply(list)
         self.proxies = pulumi.Output.all(*[

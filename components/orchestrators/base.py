@@ -87,8 +87,16 @@ class Orchestrator(abc.ABC):
     # The mariadbd the database hosts run (a restore from a snapshot starts it).
     server_binary: str = "/usr/sbin/mariadbd"
 
+    # Whether the backend takes snapshots by its own means (``snapshot_schedule``) rather than with tools_dir.
+    own_snapshots: bool = False
+
     def __init__(self, cluster: str):
         self.cluster = cluster
+
+    def snapshot_schedule(self, node: str, opts: pulumi.ResourceOptions) -> pulumi.Resource | None:
+        """database.snapshots by the backend's own means (kube: VolumeSnapshots made by a CronJob), when
+        ``own_snapshots``."""
+        return None
 
     @property
     @abc.abstractmethod

@@ -41,6 +41,8 @@ from components.orchestrators.kube_config import KubeSpec
 class KubeOrchestrator(Orchestrator):
     name = "kube"
     transport = "kube"
+    # Snapshots are VolumeSnapshots of the node's data volume, made by a CronJob (``snapshot_schedule``).
+    own_snapshots = True
 
     def __init__(self, cluster: str, spec: KubeSpec, keep_data: bool, stack_identity: Mapping[str, str],
                  database: Any = None, proxies: Sequence[Any] = ()):
@@ -215,3 +217,27 @@ class KubeOrchestrator(Orchestrator):
                                            proxies=bool(self._proxy_names)):
             side = svc["metadata"]["labels"]["replstack.io/role"]
             k8s.core.v1.Service(f"{side}-service", metadata=svc["metadata"], spec=svc["spec"], opts=self._opts(opts))
+
+    # -- snapshots --------------------------------------------------------------------------------------------
+    def snapshot_schedule(self, node: str, opts: pulumi.ResourceOptions) -> pulumi.Resource | None:
+        """database.snapshots: a CronJob (with its own account, allowed VolumeSnapshots in this namespace only)
+        that snapshots ``node``'s data volume on the schedule and keeps the newest ``keep``. The cluster needs the
+        CSI snapshot CRDs and a VolumeSnapshotClass (``kube.snapshotClass`` or its default)."""
+        snapshots = self.database_spec.snapshots
+        made: list[pulumi.Resource] = []
+        for obj in objects.snapshot_account(self.names):
+            kind = obj["kind"]
+            args: dict[str, Any] = {"metadata": obj["metadata"]}
+            if kind == "Role":
+                resource_type, args["rules"] = k8s.rbac.v1.Role, obj["rules"]
+            elif kind == "RoleBinding":
+                resource_type, args["role_ref"], args["subjects"] = (k8s.rbac.v1.RoleBinding, obj["roleRef"],
+                                                                     obj["subjects"])
+            else:
+                resource_type = k8s.core.v1.ServiceAccount
+            made.append(resource_type(f"snapshots-{kind.lower()}", **args, opts=self._opts(opts)))
+        job = objects.snapshot_cronjob(self.names, node, schedule=snapshots.schedule, keep=snapshots.keep,
+                                       snapshot_class=self.spec.snapshot_class, image=self.spec.images.kubectl,
+                                       pull_policy=self.spec.image_pull_policy)
+        return k8s.batch.v1.CronJob("snapshots", metadata=job["metadata"], spec=job["spec"],
+                                    opts=self._opts(opts, *made))

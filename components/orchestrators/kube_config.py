@@ -41,8 +41,10 @@ class KubeImages(_Section):
                          "entrypoint initialises the datadir and sets the root password from the Secret)")
     haproxy: str = Field("docker.io/library/haproxy:3.0.10", description="the HAProxy image; its health checks "
                          "run the mariadb client: use an image that has both (/usr/bin/mariadb) for checks to pass")
+    kubectl: str = Field("docker.io/alpine/k8s:1.34.2", description="an image with sh and kubectl: the snapshot "
+                         "CronJob runs it")
 
-    @field_validator("mariadb", "haproxy")
+    @field_validator("mariadb", "haproxy", "kubectl")
     @classmethod
     def _pinned_image(cls, value: str) -> str:
         return _pinned(value)
@@ -63,6 +65,8 @@ class KubeSpec(_Section):
                                          "into this directory instead of applying them (no cluster needed)")
     storage_class: str | None = Field(None, alias="storageClass", description="storage class of the data "
                                       "volumes; default: the cluster's default class")
+    snapshot_class: str | None = Field(None, alias="snapshotClass", description="VolumeSnapshotClass of the "
+                                       "snapshots (database.snapshots); default: the cluster's default class")
     images: KubeImages = Field(default_factory=KubeImages)
     image_pull_policy: Literal["IfNotPresent", "Always", "Never"] = Field("IfNotPresent", alias="imagePullPolicy")
     labels: dict[str, str] = Field(default_factory=dict, description="extra labels on every object")
@@ -73,7 +77,7 @@ class KubeSpec(_Section):
                             "through the control channel (kubectl exec into the pods); false only lays out the "
                             "objects")
 
-    @field_validator("namespace", "storage_class")
+    @field_validator("namespace", "storage_class", "snapshot_class")
     @classmethod
     def _dns_label(cls, value: str | None) -> str | None:
         if value is not None and not (len(value) <= 63 and _LABEL.fullmatch(value)):

@@ -309,3 +309,84 @@ def client_services(names: Names, *, primary: str, replicas: list[str], proxies:
                              "ports": [{"name": "mysql", "port": MYSQL_PORT, "targetPort": target,
                                         "protocol": "TCP"}]}})
     return out
+
+
+# -- snapshots: VolumeSnapshots of one node's data volume, made on a schedule by a CronJob ---------------------
+SNAPSHOT_API = "snapshot.storage.k8s.io"
+
+
+def snapshot_account(names: Names) -> list[dict[str, Any]]:
+    """The CronJob's own account, allowed to make, list and delete VolumeSnapshots in this namespace only."""
+    name = names.service("snapshots")
+    return [
+        {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": names.metadata(name, "snapshots")},
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": names.metadata(name, "snapshots"),
+         "rules": [{"apiGroups": [SNAPSHOT_API], "resources": ["volumesnapshots"],
+                    "verbs": ["create", "get", "list", "delete"]}]},
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+         "metadata": names.metadata(name, "snapshots"),
+         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name},
+         "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": names.namespace}]},
+    ]
+
+
+def snapshot_script(names: Names, node: str, keep: int, snapshot_class: str | None) -> str:
+    """Makes a VolumeSnapshot of the node's PVC named by the time, then deletes all but the newest ``keep`` of
+    this node's (oldest first). Every value is a name the spec validated (DNS labels, a number)."""
+    claim = f"data-{names.service(node)}-0"
+    labels = f"replstack.io/cluster: {names.cluster}\n    replstack.io/service: {node}\n" \
+             f"    app.kubernetes.io/component: snapshot"
+    source = f"  volumeSnapshotClassName: {snapshot_class}\n" if snapshot_class else ""
+    selector = f"replstack.io/cluster={names.cluster},replstack.io/service={node}"
+    return "\n".join([
+        "set -eu",
+        f'name="{names.service(node)}-$(date -u +%Y%m%d-%H%M%S)"',
+        "kubectl apply -f - <<EOF",
+        f"apiVersion: {SNAPSHOT_API}/v1",
+        "kind: VolumeSnapshot",
+        "metadata:",
+        "  name: $name",
+        f"  namespace: {names.namespace}",
+        "  labels:",
+        f"    {labels}",
+        "spec:",
+        source + f"  source:\n    persistentVolumeClaimName: {claim}",
+        "EOF",
+        # Names end with the time: newest first by name, and all but the first ``keep`` deleted.
+        f"kubectl get volumesnapshots -n {names.namespace} -l {selector} -o name | sort -r | tail -n +{keep + 1} "
+        f"| xargs -r kubectl delete -n {names.namespace}",
+        "",
+    ])
+
+
+def snapshot_cronjob(names: Names, node: str, *, schedule: str, keep: int, snapshot_class: str | None,
+                     image: str, pull_policy: str) -> dict[str, Any]:
+    """``manual`` keeps the CronJob suspended: ``kubectl create job --from=cronjob/<name>`` takes one now."""
+    name = names.service("snapshots")
+    template_meta = names.metadata(name, "snapshots", service=node)
+    del template_meta["name"], template_meta["namespace"]
+    return {
+        "apiVersion": "batch/v1", "kind": "CronJob",
+        "metadata": names.metadata(name, "snapshots", service=node),
+        "spec": {
+            "schedule": "@daily" if schedule == "manual" else schedule,
+            "suspend": schedule == "manual",
+            "concurrencyPolicy": "Forbid",
+            "successfulJobsHistoryLimit": 3,
+            "failedJobsHistoryLimit": 3,
+            "jobTemplate": {"spec": {"backoffLimit": 2, "template": {
+                "metadata": template_meta,
+                "spec": {
+                    "serviceAccountName": name,
+                    "restartPolicy": "Never",
+                    "securityContext": {"runAsNonRoot": True, "runAsUser": 65534},
+                    "containers": [{
+                        "name": "snapshot",
+                        "image": image,
+                        "imagePullPolicy": pull_policy,
+                        "command": ["sh", "-c", snapshot_script(names, node, keep, snapshot_class)],
+                        "resources": resources(64, 1),
+                    }],
+                }}}},
+        },
+    }

@@ -28,7 +28,8 @@ def kube_config(nodes: int = 3, memory: int = 512) -> dict:
     return {
         "replstack:orchestrator": "kube",
         "replstack:kube": {"skipAwait": True, "bootstrap": False, "storageClass": "standard"},
-        "replstack:database": {"nodes": nodes, "memory": memory, "diskSize": 5},
+        "replstack:database": {"nodes": nodes, "memory": memory, "diskSize": 5,
+                               "snapshots": {"enabled": True, "schedule": "manual", "keep": 3}},
         "replstack:proxies": [{"kind": "haproxy"}],
     }
 
@@ -77,6 +78,9 @@ def test_up_creates_every_object(cluster):
     assert {f"{CLUSTER}-credentials", f"{CLUSTER}-haproxy1-check"} <= set(server.names(f"{NS}/secrets"))
     assert {f"{CLUSTER}-db{i}-config" for i in (1, 2, 3)} | {f"{CLUSTER}-haproxy1-config"} <= set(
         server.names(f"{NS}/configmaps"))
+    cronjob = server.get(f"/apis/batch/v1/namespaces/{CLUSTER}/cronjobs/{CLUSTER}-snapshots")
+    assert cronjob["spec"]["suspend"] is True  # schedule: manual
+    assert server.names(f"/apis/rbac.authorization.k8s.io/v1/namespaces/{CLUSTER}/roles") == [f"{CLUSTER}-snapshots"]
     sts = server.get(f"{APPS}/statefulsets/{CLUSTER}-db2")
     assert sts["metadata"]["labels"]["replstack.io/role"] == "replica"
     assert sts["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]["memory"] == "512Mi"
@@ -124,3 +128,4 @@ def test_a_resize_previews_applies_and_destroy_deletes_everything(cluster):
     assert status == 404, "the namespace is still there after destroy"
     for kind in ("statefulsets", "deployments"):
         assert server.names(f"{APPS}/{kind}") == []
+    assert server.names(f"/apis/batch/v1/namespaces/{CLUSTER}/cronjobs") == []

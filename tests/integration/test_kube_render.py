@@ -26,7 +26,8 @@ def kube_config(out: Path, nodes: int = 3, memory: int = 512) -> dict:
         "replstack:orchestrator": "kube",
         "replstack:kube": {"renderDirectory": str(out), "storageClass": "fast-ssd", "labels": {"team": "db"},
                            "bootstrap": False},
-        "replstack:database": {"nodes": nodes, "memory": memory, "cores": 2, "diskSize": 15},
+        "replstack:database": {"nodes": nodes, "memory": memory, "cores": 2, "diskSize": 15,
+                               "snapshots": {"enabled": True, "schedule": "@daily", "keep": 5, "node": "db2"}},
         "replstack:proxies": [{"kind": "haproxy", "memory": 64}],
     }
 
@@ -75,7 +76,8 @@ def test_every_object_passes_strict_schema_validation(stack: CliStack):
     objects = rendered(stack.out)
     kinds = by_kind(objects)
     assert {k: len(v) for k, v in kinds.items()} == {
-        "Namespace": 1, "Secret": 2, "ConfigMap": 4, "StatefulSet": 3, "Service": 4, "Deployment": 1}
+        "Namespace": 1, "Secret": 2, "ConfigMap": 4, "StatefulSet": 3, "Service": 4, "Deployment": 1,
+        "ServiceAccount": 1, "Role": 1, "RoleBinding": 1, "CronJob": 1}
     for obj in objects:
         validate_strict(obj)
 
@@ -142,6 +144,15 @@ def test_configs_are_the_rendered_files_with_pod_addresses(stack: CliStack):
     haproxy = maps[f"{CLUSTER}-haproxy1-config"]["haproxy.cfg"]
     assert f"server db1 {CLUSTER}-db1-0.{CLUSTER}-db.{CLUSTER}.svc.cluster.local:3306 check" in haproxy
     assert "bind 0.0.0.0:3306" in haproxy and "bind 0.0.0.0:3307" in haproxy
+
+
+def test_snapshots_are_a_cronjob_of_volume_snapshots(stack: CliStack):
+    job = by_kind(rendered(stack.out))["CronJob"][0]
+    assert job["spec"]["schedule"] == "@daily" and job["spec"]["suspend"] is False
+    pod = job["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    assert pod["serviceAccountName"] == f"{CLUSTER}-snapshots"
+    script = pod["containers"][0]["command"][2]
+    assert f"persistentVolumeClaimName: data-{CLUSTER}-db2-0" in script and "tail -n +6" in script
 
 
 def test_services_route_clients_through_the_proxy(stack: CliStack):

@@ -63,6 +63,9 @@ def every_object() -> list[dict]:
                                  memory_mb=64, cores=1),
         objects.proxy_service(NAMES, "haproxy1"),
         *objects.client_services(NAMES, primary="db1", replicas=[], proxies=False),
+        *objects.snapshot_account(NAMES),
+        objects.snapshot_cronjob(NAMES, "db2", schedule="30 2 * * *", keep=3, snapshot_class="csi-snap",
+                                 image="docker.io/alpine/k8s:1.34.2", pull_policy="IfNotPresent"),
     ]
 
 
@@ -103,6 +106,23 @@ def test_keep_data_keeps_the_volumes():
                                     pull_policy="IfNotPresent", memory_mb=256, cores=1, disk_gb=5,
                                     storage_class=None, keep_data=True)
     assert kept["spec"]["persistentVolumeClaimRetentionPolicy"]["whenDeleted"] == "Retain"
+
+
+def test_snapshots_are_volume_snapshots_of_the_nodes_volume_kept_by_count(tmp_path):
+    job = objects.snapshot_cronjob(NAMES, "db2", schedule="manual", keep=3, snapshot_class=None,
+                                   image="docker.io/alpine/k8s:1.34.2", pull_policy="IfNotPresent")
+    assert job["spec"]["suspend"] is True  # manual: taken with kubectl create job --from=cronjob/...
+    script = job["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["command"][2]
+    assert "persistentVolumeClaimName: data-replstack-t-db2-0" in script and "volumeSnapshotClassName" not in script
+    assert "tail -n +4" in script
+    # The manifest the script applies is a VolumeSnapshot (its CRD is not in the core schemas: checked here).
+    import yaml
+    manifest = script.split("<<EOF\n", 1)[1].split("\nEOF", 1)[0].replace("$name", "x")
+    doc = yaml.safe_load(manifest)
+    assert doc["kind"] == "VolumeSnapshot" and doc["metadata"]["labels"]["replstack.io/service"] == "db2"
+    assert doc["spec"] == {"source": {"persistentVolumeClaimName": "data-replstack-t-db2-0"}}
+    role = objects.snapshot_account(NAMES)[1]
+    assert role["rules"][0]["resources"] == ["volumesnapshots"]
 
 
 def test_haproxy_addresses_accept_dns_names_and_nothing_else():
