@@ -124,6 +124,29 @@ def is_database(resource_type: str) -> bool:
     return resource_type.startswith(TYPE_PREFIX) and resource_type.rsplit(":", 1)[-1] == DATABASE_KIND
 
 
+# The kube backend's workloads (pulumi-kubernetes objects): replstack labels each with its component, so its
+# StatefulSets count as database nodes and its Deployments as proxies, and their images are checked.
+KUBE_WORKLOADS = ("kubernetes:apps/v1:StatefulSet", "kubernetes:apps/v1:Deployment", "kubernetes:batch/v1:CronJob")
+
+
+def _kube_component(resource: PolicyResource) -> str | None:
+    if resource.resource_type not in KUBE_WORKLOADS:
+        return None
+    labels = _get(_get(resource.props, "metadata"), "labels")
+    if not isinstance(labels, Mapping) or _get(labels, "app.kubernetes.io/managed-by") != "replstack":
+        return None
+    component = _get(labels, "app.kubernetes.io/component")
+    return component if isinstance(component, str) else None
+
+
+def _node_count(args: StackValidationArgs) -> int:
+    return len(_databases(args)) + sum(1 for r in args.resources if _kube_component(r) == "database")
+
+
+def _has_proxy(args: StackValidationArgs) -> bool:
+    return bool(_proxies(args)) or any(_kube_component(r) == "proxy" for r in args.resources)
+
+
 def _databases(args: StackValidationArgs) -> list[PolicyResource]:
     return [r for r in args.resources if _kind(r) == DATABASE_KIND]
 
@@ -175,11 +198,11 @@ def _production_ready(args: StackValidationArgs, report: ReportViolation) -> Non
     stack = _stack_policy(args)
     if _setting(stack, "environment") != PRODUCTION:
         return
-    nodes = _databases(args)
-    if len(nodes) < MIN_PRODUCTION_NODES:
-        report(f"a production stack has {len(nodes)} database node(s), fewer than {MIN_PRODUCTION_NODES}: set "
+    nodes = _node_count(args)
+    if nodes < MIN_PRODUCTION_NODES:
+        report(f"a production stack has {nodes} database node(s), fewer than {MIN_PRODUCTION_NODES}: set "
                f"replstack:database.nodes to {MIN_PRODUCTION_NODES} or more (or a servicePlan x3.*)")
-    if not _proxies(args):
+    if not _has_proxy(args):
         report("a production stack has no proxy: add one, e.g. replstack:proxies: [{kind: haproxy}]")
     if _setting(stack, "snapshotsSupported", False):
         snapshots = _setting(stack, "snapshots")
@@ -214,7 +237,7 @@ def _read_only_is_explicit(args: StackValidationArgs, report: ReportViolation) -
 
 
 def _high_availability(args: StackValidationArgs, report: ReportViolation) -> None:
-    if len(_databases(args)) == 1:
+    if _node_count(args) == 1:
         report("the cluster has a single database node: no replica to fail over to; set replstack:database.nodes "
                "to 2 or more")
 
@@ -276,7 +299,7 @@ def image_problem(image: str, registries: Sequence[str]) -> str | None:
 def _pinned_images(args: StackValidationArgs, report: ReportViolation) -> None:
     registries = list(args.get_config().get("allowedRegistries") or DEFAULT_REGISTRIES)
     for resource in args.resources:
-        if _kind(resource) is None:
+        if _kind(resource) is None and _kube_component(resource) is None:
             continue
         for path, value in _walk(resource.props, ""):
             if re.split(r"[.\[]", path)[-1] == "image" and isinstance(value, str):

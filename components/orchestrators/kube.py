@@ -161,7 +161,8 @@ class KubeOrchestrator(Orchestrator):
             self.names, node, role, my_cnf=text, image=self.spec.images.mariadb,
             pull_policy=self.spec.image_pull_policy, memory_mb=db.memory, cores=db.cores, disk_gb=db.disk_size,
             storage_class=self.spec.storage_class, keep_data=self.keep_data))
-        statefulset = k8s.apps.v1.StatefulSet(node, metadata=sts["metadata"], spec=sts["spec"],
+        statefulset = k8s.apps.v1.StatefulSet(node, metadata=objects.workload_metadata(self.names, node, "database",
+                                                                                       role), spec=sts["spec"],
                                               opts=self._opts(opts, config_map, credentials))
         self._handled(node)
         placement = pulumi.Output.from_input(request.placement)
@@ -189,7 +190,8 @@ class KubeOrchestrator(Orchestrator):
         deployment = pulumi.Output.all(config, files).apply(lambda v: objects.proxy_deployment(
             self.names, name, haproxy_cfg=v[0], files=v[1], file_modes=FILE_MODES, image=self.spec.images.haproxy,
             pull_policy=self.spec.image_pull_policy, memory_mb=memory, cores=cores))
-        workload = k8s.apps.v1.Deployment(name, metadata=deployment["metadata"], spec=deployment["spec"],
+        workload = k8s.apps.v1.Deployment(name, metadata=objects.workload_metadata(self.names, name, "proxy"),
+                                          spec=deployment["spec"],
                                           opts=self._opts(opts, config_map, check_secret))
         svc = objects.proxy_service(self.names, name)
         k8s.core.v1.Service(f"{name}-service", metadata=svc["metadata"], spec=svc["spec"], opts=self._opts(opts))

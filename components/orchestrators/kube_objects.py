@@ -127,6 +127,13 @@ def headless_service(names: Names) -> dict[str, Any]:
                      "ports": [{"name": "mysql", "port": MYSQL_PORT, "targetPort": "mysql", "protocol": "TCP"}]}}
 
 
+def workload_metadata(names: Names, service: str, component: str, role: str | None = None) -> dict[str, Any]:
+    """A StatefulSet's or Deployment's own metadata: known before any rendered file is, so that a preview (and
+    the policy pack) sees which cluster, component and role it is even while its config is still unknown."""
+    return names.metadata(names.service(service), component, role=role, service=service,
+                          annotations=names.await_annotations())
+
+
 def node_config(names: Names, node: str, role: str, my_cnf: str) -> dict[str, Any]:
     return {"apiVersion": "v1", "kind": "ConfigMap",
             "metadata": names.metadata(f"{names.service(node)}-config", "database", role=role, service=node),
@@ -160,8 +167,7 @@ def node_statefulset(names: Names, node: str, role: str, *, my_cnf: str, image: 
     del template_meta["name"], template_meta["namespace"]
     return {
         "apiVersion": "apps/v1", "kind": "StatefulSet",
-        "metadata": names.metadata(name, "database", role=role, service=node,
-                                   annotations=names.await_annotations()),
+        "metadata": workload_metadata(names, node, "database", role),
         "spec": {
             "serviceName": names.headless,
             "replicas": 1,
@@ -238,7 +244,7 @@ def proxy_deployment(names: Names, proxy: str, *, haproxy_cfg: str, files: Mappi
     del template_meta["name"], template_meta["namespace"]
     return {
         "apiVersion": "apps/v1", "kind": "Deployment",
-        "metadata": names.metadata(name, "proxy", service=proxy, annotations=names.await_annotations()),
+        "metadata": workload_metadata(names, proxy, "proxy"),
         "spec": {
             "replicas": 1,
             "selector": {"matchLabels": selector},

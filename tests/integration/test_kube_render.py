@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.cli import CliStack, cli_stack
+from tests.support.engine import PROJECT_DIR
 from tests.support.kube import decode_secret, rendered, setup_kube, validate_strict
 
 pytestmark = pytest.mark.timeout(900)
@@ -185,3 +186,26 @@ def test_a_resize_previews_as_the_objects_that_change_then_applies_and_destroy_r
     assert sts["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]["memory"] in ("1024Mi", "1Gi")
     stack.run("destroy", "--yes").ok()
     assert list((stack.out / "1-manifest").glob("*.yaml")) == []
+
+
+def test_the_policy_pack_counts_kube_nodes_and_proxies_and_checks_their_images(tmp_path, monkeypatch):
+    """``preview --policy-pack policies`` on production kube stacks (rendering: nothing is applied)."""
+    monkeypatch.setenv("KUBECONFIG", "")
+    policies = str(PROJECT_DIR / "policies")
+    config = kube_config(tmp_path / "out", nodes=2)
+    config["replstack:environment"] = "production"
+    config["replstack:kube"]["images"] = {"mariadb": "quay.io/example/mariadb:11.4.5"}
+    stack = cli_stack(tmp_path, config, name="kubepolicy")
+    try:
+        failed = stack.run("preview", "--policy-pack", policies)
+        assert failed.returncode != 0, failed.output
+        assert "2 database node(s), fewer than 3" in failed.output and "has no proxy" not in failed.output
+        assert "pinned-images" in failed.output and "quay.io" in failed.output
+        config = kube_config(tmp_path / "out", nodes=3)
+        config["replstack:environment"] = "production"
+        stack.write_config(config)
+        passed = stack.run("preview", "--policy-pack", policies).ok()
+        assert "mandatory" not in passed.output and "production-ready" not in passed.output
+        assert not (tmp_path / "out").exists()
+    finally:
+        stack.run("stack", "rm", "--yes", "--force")
