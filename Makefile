@@ -57,6 +57,7 @@ integration: setup
 bench: setup
 	@$(PYTHON) bench/local_up.py
 	@$(PYTHON) bench/resize.py
+	@$(PYTHON) bench/proxy.py
 
 # Interrupted runs and killed nodes, 10 of each, with the recovery path: prints a table (not part of `make test`).
 faults: setup
