@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -108,6 +109,7 @@ def main() -> None:
             stack.run("stack", "rm", "--yes", "--force")
         finally:
             kill_processes_under(tmp)
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":
