@@ -1,4 +1,5 @@
-"""haproxy.cfg: a write port routed to the primary, a read port balanced over the replicas (leastconn), health
+"""haproxy.cfg: a write port routed to the node that takes writes (the primary), a read port balanced over the
+replicas (leastconn), health
 checks that log in, a read-only stats page, and the runtime API on a unix socket in the proxy's directory only
 (mode 0600: the operator's account; the proxy-sync step reads it through the host transport). There is no TCP
 runtime API: on a TCP port any local user could drive the proxy.
@@ -8,8 +9,11 @@ can be used by anyone who reaches a server (through the proxy's own write port, 
 session (``SET PASSWORD``), which fails every check. So the checks are HAProxy *external checks*: HAProxy runs
 ``mysql-check.sh`` (rendered beside the config) for each server, which logs in with the check account and its
 generated password read from ``check.cnf`` (an option file, mode 0600, the operator's only; never on a command
-line), and says whether the server may take traffic: the primary when it answers, a replica when its SQL
-thread runs and its replication lags at most ``max_lag`` seconds."""
+line), and says whether the server may take traffic: on the write side a node whose read_only is off (every
+node is listed there, the primary first, ``balance first``: a switchover is followed within a check interval, and
+the demoted primary's sessions are cut so that clients reconnect to the new one), on the read side a replica
+when its SQL thread runs and its replication lags at most ``max_lag`` seconds, the primary (a backup server
+there) when it answers."""
 
 from __future__ import annotations
 
@@ -125,7 +129,8 @@ def render_check_files(*, cluster: str, name: str, placement: Placement, primary
     if not (isinstance(max_lag, int) and max_lag >= 0):
         raise UnsafeValue(f"refusing to render {max_lag!r} as a replication lag bound: not a number of seconds")
     script = render_template("mysql-check.sh.j2", cluster=cluster, name=name, primary=primary, client=client,
-                             options=paths.check_options, max_lag=max_lag)
+                             options=paths.check_options, max_lag=max_lag,
+                             write_backend=WRITE_BACKEND)
     options = render_template("check.cnf.j2", cluster=cluster, name=name, user=check_user, password=check_password)
     return {CHECK_COMMAND: script, CHECK_OPTIONS: options}
 

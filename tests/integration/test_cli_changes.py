@@ -20,6 +20,7 @@ from tests.support.cli import CliStack, cli_cluster
 from tests.support.cluster import cluster_config
 from tests.support.engine import PROJECT_DIR
 from tests.support.processes import listening_ports, processes_under
+from tests.support.sysbench import SysbenchLoad
 
 pytestmark = pytest.mark.timeout(900)
 
@@ -220,18 +221,35 @@ def test_switchover_moves_the_primary_with_no_lost_write(stack):
     assert "Traceback" not in refused.output
     stack.write_config(config)
 
+    outputs = stack.outputs()
+    load = SysbenchLoad(outputs["writeEndpoint"], outputs["rootUser"], outputs["rootPassword"],
+                        stack.project.root.parent / "sysbench")
+    load.prepare()
     writer = Writer(stack)
     writer.start()
-    try:
-        wait_until(lambda: len(writer.acknowledged) >= 10, timeout=30, what="writes before the switchover")
-        stack.config_set("replstack:database.preferredPrimary", "db2")
-        apply(stack, "switchover db1 → db2: db1 turns read-only", "switchover: it becomes the primary")
-        wait_until(lambda: len(writer.acknowledged) >= 10 + 20, timeout=30, what="writes after the switchover")
-    finally:
-        writer.stop.set()
-        writer.join(timeout=30)
+    with load:
+        try:
+            load.wait_running()
+            wait_until(lambda: len(writer.acknowledged) >= 10, timeout=30, what="writes before the switchover")
+            stack.config_set("replstack:database.preferredPrimary", "db2")
+            window = [(time.monotonic(), 0.0)]
+            apply(stack, "switchover db1 → db2: db1 turns read-only", "switchover: it becomes the primary")
+            window = [(window[0][0], time.monotonic())]
+            wait_until(lambda: len(writer.acknowledged) >= 10 + 20, timeout=30, what="writes after the switchover")
+            committed = load.transactions()
+            try:
+                wait_until(lambda: load.transactions() > committed + 50, timeout=30,
+                           what="sysbench committing on the new primary")
+            except TimeoutError:
+                print("\n".join(load.output[-60:]))  # what sysbench said, for the failure's report
+                raise
+        finally:
+            writer.stop.set()
+            writer.join(timeout=30)
     print(f"switchover: {len(writer.acknowledged)} writes acknowledged, longest write outage "
-          f"{writer.longest_outage:.2f} s")
+          f"{writer.longest_outage:.2f} s; {load.summary(outside=window)}")
+    assert load.failed(outside=window) == 0, "transactions fail only during the switchover:\n" + \
+        "\n".join(load.output[-40:])
     outputs = stack.outputs()
     assert outputs["primary"] == "db2"
     db2_port = int(node_address(stack, "db2").rsplit(":", 1)[1])
@@ -246,6 +264,13 @@ def test_switchover_moves_the_primary_with_no_lost_write(stack):
                                                 (writer.acknowledged,)) == len(writer.acknowledged),
                        timeout=30, what=f"every acknowledged write on {name}")
     assert writer.longest_outage < 30, "writes fail only during the switchover"
+    with stack.connect(node_address(stack, "db2")) as conn:
+        target = scalar(conn, "SELECT @@gtid_binlog_pos")
+    for name in ("db1", "db3"):
+        with stack.connect(node_address(stack, name)) as conn:
+            assert scalar(conn, "SELECT MASTER_GTID_WAIT(%s, 30)", (target,)) == 0
+    assert load.checksums(node_address(stack, "db2")) == load.checksums(node_address(stack, "db1")) == \
+        load.checksums(node_address(stack, "db3")), "sysbench's tables are the same on every node"
 
     stack.config_set("replstack:database.preferredPrimary", "db1")
     apply(stack, "switchover db2 → db1")

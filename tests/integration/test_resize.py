@@ -19,6 +19,7 @@ from components.waiting import wait_until
 from tests.support.cli import CliStack, cli_cluster
 from tests.support.cluster import cluster_config
 from tests.support.processes import listening_ports, processes_under
+from tests.support.sysbench import SysbenchLoad
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -123,10 +124,16 @@ def test_scale_out_from_a_copy_after_the_binary_logs_were_purged_then_scale_in(s
     with stack.connect(stack.outputs()["writeEndpoint"]) as conn:
         rows(conn, "CREATE DATABASE IF NOT EXISTS app")
     load_dataset(stack)
+    outputs = stack.outputs()
+    load = SysbenchLoad(outputs["writeEndpoint"], outputs["rootUser"], outputs["rootPassword"],
+                        stack.project.root.parent / "sysbench")
+    load.prepare()
     purge_binary_logs(stack)
     writer = Writer(stack)
     writer.start()
+    load.__enter__()
     try:
+        load.wait_running()
         stack.config_set("replstack:database.nodes", 4)
         preview = stack.preview_diff().ok().output
         assert "create: a new replica seeded from db2" in preview, preview
@@ -136,7 +143,7 @@ def test_scale_out_from_a_copy_after_the_binary_logs_were_purged_then_scale_in(s
         assert [n["name"] for n in stack.outputs()["nodes"]] == ["db1", "db2", "db3", "db4"]
         for name in ("db3", "db4"):
             record = seed_record(stack, name)
-            assert record["source"] == "db2" and record["verified"] and record["tables"] == TABLES + 1, record
+            assert record["source"] == "db2" and record["verified"] and record["tables"] == TABLES + 1 + load.tables, record
             assert record["copiedMB"] > 10
             log = (stack.data_dir / f"replstack-{stack.name}" / name / "seed.log").read_text()
             assert f"copied" in log and "holds the data of db2" in log
@@ -158,7 +165,11 @@ def test_scale_out_from_a_copy_after_the_binary_logs_were_purged_then_scale_in(s
             up.index("db4 deleted"), up
         stack.expect_no_changes().ok()
     finally:
+        load.__exit__()
         writer.stop()
+    print(load.summary())
+    assert load.failed() == 0, "no transaction fails while replicas are added and removed:\n" + \
+        "\n".join(load.output[-30:])
     assert [n["name"] for n in stack.outputs()["nodes"]] == ["db1", "db2"]
     assert not [p for p in processes_under(stack.data_dir) if "/db3/" in " ".join(p.cmdline())
                 or "/db4/" in " ".join(p.cmdline())]
@@ -177,6 +188,7 @@ def test_scale_out_from_a_copy_after_the_binary_logs_were_purged_then_scale_in(s
     with stack.connect(node_address(stack, "db2")) as conn:
         assert rows(conn, "SELECT MASTER_GTID_WAIT(%s, 30)", (target,))[0][0] == 0
         assert rows(conn, "SELECT COUNT(*) FROM app.writes")[0][0] == len(present)
+    assert load.checksums(node_address(stack, "db1")) == load.checksums(node_address(stack, "db2"))
 
 
 def test_plan_switch_from_the_shipped_catalogue_to_a_registry_file_and_back(stack):

@@ -4,14 +4,18 @@
 #   mysql-check.sh <proxy address> <proxy port> <server address> <server port>
 # with HAPROXY_SERVER_NAME set. It logs in with the account and password of /srv/replstack/demo/haproxy1/check.cnf (mode 0600, never
 # on a command line) and exits 0 when the server may take traffic:
-#   - db1 (the primary): it answers. An answer refusing the check account (its password changed by
-#     an administrator) still proves the server runs, so writes keep flowing (the replicas, whose replication
-#     can then not be read, leave the read pool and reads go to the primary).
+#   - on the write side (write), any server: it takes writes (read_only is off), so a switchover is
+#     followed at once. An answer of db1 (the primary) refusing the check account (its password
+#     changed by an administrator) still proves the server runs, so writes keep flowing (the replicas, whose
+#     replication can then not be read, leave the read pool and reads go to the primary).
+#   - db1 on the read side (a backup server there): it answers.
 #   - any other server (a replica): its SQL thread runs, its I/O thread runs (or is reconnecting to a primary
 #     that is gone) and Seconds_Behind_Master is at most 30. A replica that cannot be checked is out.
 server=$3
 port=$4
-if [ "$HAPROXY_SERVER_NAME" = "db1" ]; then
+if [ "$HAPROXY_PROXY_NAME" = "write" ]; then
+    sql="SELECT @@global.read_only AS read_only"
+elif [ "$HAPROXY_SERVER_NAME" = "db1" ]; then
     sql="SELECT 1"
 else
     sql="SHOW SLAVE STATUS"
@@ -19,8 +23,14 @@ fi
 out=$(/usr/bin/mariadb --defaults-file=/srv/replstack/demo/haproxy1/check.cnf --protocol=TCP --host="$server" --port="$port" \
     --connect-timeout=1 --batch --vertical --execute="$sql" 2>&1)
 status=$?
-if [ "$sql" = "SELECT 1" ]; then
-    [ $status -eq 0 ] && exit 0
+if [ "$sql" != "SHOW SLAVE STATUS" ]; then
+    if [ $status -eq 0 ]; then
+        case "$sql:$out" in
+            "SELECT 1:"*|*"read_only: 0"*) exit 0 ;;
+        esac
+        exit 1
+    fi
+    [ "$HAPROXY_SERVER_NAME" = "db1" ] || exit 1
     case "$out" in
         *"ERROR 1045 "*) exit 0 ;;
     esac
