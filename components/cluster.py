@@ -123,7 +123,9 @@ class ReplicationCluster(pulumi.ComponentResource):
         order = [n for n in names if n != self.primary] + [self.primary]
         nodes: dict[str, Node] = {}
         previous: pulumi.Resource | None = None
-        placements = {name: orchestrator.place(name, ["mysql"], child) for name in order}
+        fixed = spec.fixed_ports()
+        placements = {name: orchestrator.place(name, ["mysql"], child, *fixed.get(name, (None, "the stack")))
+                      for name in order}
         roles = {name: "primary" if name == self.primary else "replica" for name in names}
         for name in order:
             is_primary = name == self.primary
@@ -251,7 +253,8 @@ class ReplicationCluster(pulumi.ComponentResource):
         passwords), run by the backend as its kind says."""
         assert proxy.name is not None
         k = proxy_kind(proxy.kind)
-        placement = self.orchestrator.place(proxy.name, k.listeners, pulumi.ResourceOptions(parent=self))
+        placement = self.orchestrator.place(proxy.name, k.listeners, pulumi.ResourceOptions(parent=self),
+                                            *self.spec.fixed_ports().get(proxy.name, (None, "the stack")))
         self._proxy_targets[proxy.name] = _sync_target(k, placement)
         primary = self.primary
         secrets = {"check": self.check_password, "root": self.root_password, **self._kind_secrets.get(k.name, {})}

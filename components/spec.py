@@ -204,6 +204,8 @@ class DatabaseSpec(_Model):
     expire_logs_days: int = Field(5, alias="expireLogsDays", ge=0, le=99)
     binlog_format: Literal["ROW", "MIXED", "STATEMENT"] = Field("ROW", alias="binlogFormat")
     domain_id: int = Field(0, alias="domainId", ge=0, le=4_294_967_295, description="gtid_domain_id")
+    port: int | None = Field(None, ge=1, le=65535, description="fixed SQL port: db1 listens on it, dbN on port + "
+                             "N - 1; default: a free port picked per node")
     disk_size: int = Field(20, alias="diskSize", ge=1, le=1_048_576, description="data disk per node, GB (for "
                            "backends that size volumes)")
     system_disk_size: int = Field(2, alias="systemDiskSize", ge=1, le=1_048_576, description="system disk per "
@@ -277,6 +279,8 @@ class ProxySpec(_Model):
 
     kind: ProxyKind
     name: str | None = Field(None, description="service name; default <kind><n>")
+    ports: dict[str, int] = Field(default_factory=dict, description="fixed ports by listener name (e.g. write, "
+                                  "read, stats); listeners not named get a free port")
     memory: int = Field(128, ge=32, le=1_048_576, description="MB")
     cores: int = Field(1, ge=1, le=256)
     disk_size: int = Field(20, alias="diskSize", ge=1, le=1_048_576, description="GB, for backends that size volumes")
@@ -613,6 +617,7 @@ class ClusterSpec(_Model):
         if snapshot_node is not None and snapshot_node not in nodes:
             problems.append(("database.snapshots.node", f"{snapshot_node!r} is not a node of this cluster; allowed: "
                              f"{', '.join(nodes)}"))
+        problems += self._fixed_port_checks()
         if self.database.preferred_primary is not None and self.database.preferred_primary not in nodes:
             problems.append(("database.preferredPrimary", f"{self.database.preferred_primary!r} is not a node of "
                              f"this cluster; allowed: {', '.join(nodes)}"))
@@ -620,6 +625,48 @@ class ClusterSpec(_Model):
             problems += self._local_host_checks(_host(info))
         _refuse(problems)
         return self
+
+    def fixed_ports(self) -> dict[str, tuple[dict[str, int], str]]:
+        """The ports the stack fixes, by service: ({port name: port}, the key that sets them)."""
+        fixed: dict[str, tuple[dict[str, int], str]] = {}
+        if self.database.port is not None:
+            for i, node in enumerate(self.database.node_names()):
+                fixed[node] = ({"mysql": self.database.port + i}, "replstack:database.port")
+        for i, proxy in enumerate(self.proxy_services()):
+            if proxy.ports:
+                fixed[str(proxy.name)] = (dict(proxy.ports), f"replstack:proxies[{i}].ports")
+        return fixed
+
+    def _fixed_port_checks(self) -> list[tuple[str, str]]:
+        """Listener names the proxy's kind has, ports in range, and no port fixed twice in the stack (services of
+        a stack may share a host)."""
+        from components.proxies.kinds import kind as proxy_kind
+
+        problems: list[tuple[str, str]] = []
+        if self.database.port is not None and self.database.port + self.database.nodes - 1 > 65535:
+            problems.append(("database.port", f"{self.database.port} + {self.database.nodes - 1} (one port per node) "
+                             "goes past 65535; allowed: a port that leaves room for every node"))
+        for i, proxy in enumerate(self.proxies):
+            try:
+                listeners = [n for n in proxy_kind(proxy.kind).listeners
+                             if n not in proxy_kind(proxy.kind).unused_listeners]
+            except (KeyError, ValueError):
+                continue
+            for name, port in proxy.ports.items():
+                if name not in listeners:
+                    problems.append((f"proxies[{i}].ports", f"{name!r} is not a listener of {proxy.kind}; allowed: "
+                                     f"{', '.join(listeners)}"))
+                elif not 1 <= int(port) <= 65535:
+                    problems.append((f"proxies[{i}].ports.{name}", f"{port} is not a TCP port; allowed: 1 to 65535"))
+        seen: dict[int, str] = {}
+        for service, (ports, key) in self.fixed_ports().items():
+            for name, port in ports.items():
+                where = f"{service}/{name}"
+                if port in seen:
+                    problems.append((key.removeprefix(f"{NAMESPACE}:"), f"port {port} ({where}) is also fixed for "
+                                     f"{seen[port]}; allowed: a port no other service of the stack has"))
+                seen.setdefault(port, where)
+        return problems
 
     def _local_host_checks(self, host: HostFacts) -> list[tuple[str, str]]:
         """What the local backend needs from this host: memory for every node, the HAProxy binary when a proxy

@@ -119,8 +119,10 @@ class Orchestrator(abc.ABC):
         return None
 
     @abc.abstractmethod
-    def place(self, service: str, port_names: Sequence[str], opts: pulumi.ResourceOptions) -> pulumi.Output[dict]:
-        """A placement for ``service`` with one port per name; resolves to {host, ports, dir}."""
+    def place(self, service: str, port_names: Sequence[str], opts: pulumi.ResourceOptions,
+              fixed: Mapping[str, int] | None = None, fixed_by: str = "the stack") -> pulumi.Output[dict]:
+        """A placement for ``service`` with one port per name; resolves to {host, ports, dir}. ``fixed`` are the
+        ports the stack sets by name (``fixed_by`` names its key): used as they are, or the placement fails."""
 
     @abc.abstractmethod
     def database(self, request: DatabaseRequest, opts: pulumi.ResourceOptions) -> PlacedService:

@@ -122,9 +122,14 @@ class KubeOrchestrator(Orchestrator):
         return self._credentials
 
     # -- placement -------------------------------------------------------------------------------------------
-    def place(self, service: str, port_names: Sequence[str], opts: pulumi.ResourceOptions) -> pulumi.Output[dict]:
+    def place(self, service: str, port_names: Sequence[str], opts: pulumi.ResourceOptions,
+              fixed: Mapping[str, int] | None = None, fixed_by: str = "the stack") -> pulumi.Output[dict]:
         """Known before anything exists: DNS names and fixed ports. Databases listen on every pod address,
-        proxies too."""
+        proxies too. Ports a stack fixes are not used here: every pod has its own address, so the object's own
+        ports never clash (the preview says so)."""
+        if fixed:
+            pulumi.log.warn(f"{service}: {fixed_by} is ignored by the kube orchestrator (each pod has its own "
+                            "address; Services use the standard ports)")
         if service in (self.database_spec.node_names() if self.database_spec else []) or "mysql" in port_names:
             return pulumi.Output.from_input({
                 "host": self.names.pod_host(service), "ports": {"mysql": objects.MYSQL_PORT},

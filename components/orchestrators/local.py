@@ -102,11 +102,54 @@ def _taken_ports(props: Mapping[str, Any]) -> dict[str, tuple[int, str]]:
     return taken
 
 
+def _held_ports(props: Mapping[str, Any]) -> dict[str, int]:
+    """The ports a placement holds now: its outputs when given them, else (check sees inputs only) the catalog's
+    record, else the ports the stack fixed for it; empty when none can be read."""
+    held = props.get("ports")
+    if not isinstance(held, Mapping):
+        try:
+            held = ports.recorded(Path(props.get("clusterDir", "/nonexistent")), str(props.get("service")),
+                                  host_for(props.get("access")))
+        except Exception:  # noqa: BLE001  (damaged or unreachable: fall back to what the stack fixed)
+            held = None
+    if not isinstance(held, Mapping):
+        held = props.get("fixedPorts") if isinstance(props.get("fixedPorts"), Mapping) else {}
+    return {str(k): int(v) for k, v in held.items() if isinstance(v, (int, float))}
+
+
+def fixed_ports_input(fixed: Mapping[str, int] | None, fixed_by: str) -> dict[str, Any]:
+    """The placement inputs for ports the stack fixes; none at all when it fixes none, so that placements of
+    stacks made before fixed ports existed see no change."""
+    return {"fixedPorts": {k: int(v) for k, v in fixed.items()}, "fixedBy": fixed_by} if fixed else {}
+
+
 class LocalPlacementProvider(PlannedProvider):
     """A directory and a set of leased ports for one service."""
 
-    compared = ("clusterDir", "service", "host", "portNames")
+    compared = ("clusterDir", "service", "host", "portNames", "fixedPorts")
     replaced_by = ("clusterDir", "service", "host")
+
+    def refuse(self, olds: dict[str, Any], news: dict[str, Any]) -> list[CheckFailure]:
+        """A port the stack fixes that another program holds now fails the preview, naming it."""
+        fixed = news.get("fixedPorts")
+        if not isinstance(fixed, Mapping) or not is_known(fixed) or not is_known(news.get("host")):
+            return []
+        held = _held_ports(olds) if olds else {}
+        service_dir = str(Path(str(news.get("clusterDir"))) / str(news.get("service")))
+        failures = []
+        for name, port in sorted(fixed.items()):
+            port = int(port)
+            if held.get(name) == port:
+                continue
+            try:
+                holder = host_for(news.get("access")).port_holder(news.get("bind") or news["host"], port)
+            except Exception:  # noqa: BLE001  (a host that cannot be looked at: the lease says it at apply time)
+                continue
+            if holder is not None and not holder.runs_from(service_dir):
+                failures.append(CheckFailure("fixedPorts", f"port {port} ({news['service']}/{name}, fixed by "
+                                             f"{news.get('fixedBy', 'the stack')}) is in use on {news['host']} by "
+                                             f"{holder}; allowed: a free port, or no fixed port (one is picked)"))
+        return failures
 
     def plan(self, olds: dict[str, Any], news: dict[str, Any]) -> str:
         where = f"{news['clusterDir']}/{news['service']}" if is_known(news.get("clusterDir")) else "its directory"
@@ -115,6 +158,14 @@ class LocalPlacementProvider(PlannedProvider):
         changed = self.changes(olds, news)
         if set(changed) & set(self.replaced_by):
             return f"replace: the service moves to {news['host']}, {where}; the old one is removed first"
+        if "fixedPorts" in changed:
+            fixed = {k: int(v) for k, v in (known_or(news.get("fixedPorts"), None) or {}).items()}
+            held = _held_ports(olds)
+            moves = [f"{name} {held[name] if name in held else 'new'} → {port}"
+                     for name, port in sorted(fixed.items()) if held.get(name) != port]
+            return (f"update: port(s) {', '.join(moves)} (fixed by {news.get('fixedBy', 'the stack')}); the service "
+                    "restarts on them" if moves else "update: ports no longer fixed by the stack; the service keeps "
+                    "those it holds")
         if changed:
             return f"update: lease ports {names(known_or(news['portNames'], []))}, keeping those held"
         taken = _taken_ports(olds)
@@ -138,9 +189,11 @@ class LocalPlacementProvider(PlannedProvider):
     @staticmethod
     def _lease(props: dict[str, Any], known: dict[str, Any] | None, renew: list[str] = ()) -> dict[str, Any]:
         cluster_dir = Path(props["clusterDir"])
+        fixed = {k: int(v) for k, v in (props.get("fixedPorts") or {}).items()}
         leased = ports.lease(cluster_dir, props["service"], props.get("bind") or props["host"], props["portNames"],
                              known={k: int(v) for k, v in (known or {}).items()}, renew=renew,
-                             on=host_for(props.get("access")))
+                             on=host_for(props.get("access")), fixed=fixed,
+                             fixed_by=str(props.get("fixedBy") or "the stack"))
         return {**props, "ports": leased, "dir": str(cluster_dir / props["service"])}
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
@@ -687,7 +740,8 @@ class LocalOrchestrator(Orchestrator):
         listen = self.spec.listen_address
         return {"bind": listen} if listen != self.spec.connect_address else {}
 
-    def place(self, service: str, port_names: Sequence[str], opts: pulumi.ResourceOptions) -> pulumi.Output[dict]:
+    def place(self, service: str, port_names: Sequence[str], opts: pulumi.ResourceOptions,
+              fixed: Mapping[str, int] | None = None, fixed_by: str = "the stack") -> pulumi.Output[dict]:
         owner = self.owner
         placement = LocalPlacement(f"{service}-placement", {
             "clusterDir": self.cluster_dir,
@@ -695,6 +749,7 @@ class LocalOrchestrator(Orchestrator):
             "host": self.spec.connect_address,
             "portNames": list(port_names),
             **self._bind(),
+            **fixed_ports_input(fixed, fixed_by),
         }, pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[owner] if owner else [])))
         extra = {"extra": self._bind()} if self._bind() else {}
         return pulumi.Output.all(placement.host, placement.ports, placement.dir).apply(

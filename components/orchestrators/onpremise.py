@@ -28,6 +28,7 @@ from components.orchestrators.local import (
     LocalHAProxyProvider,
     LocalPlacementProvider,
     _placed,
+    fixed_ports_input,
 )
 
 class OnPremisePlacement(Resource, module="replstack/onpremise", name="Placement"):
@@ -129,7 +130,8 @@ class OnPremiseOrchestrator(Orchestrator):
         proxies = [name for name in self._placed if not NODE_NAME.fullmatch(name)]
         return self.spec.host_of(service, -(proxies.index(service) + 1))
 
-    def place(self, service: str, port_names: Sequence[str], opts: pulumi.ResourceOptions) -> pulumi.Output[dict]:
+    def place(self, service: str, port_names: Sequence[str], opts: pulumi.ResourceOptions,
+              fixed: Mapping[str, int] | None = None, fixed_by: str = "the stack") -> pulumi.Output[dict]:
         host = self._host_for_service(service)
         owner = self.owners.get(host.label)
         placement = OnPremisePlacement(f"{service}-placement", {
@@ -138,6 +140,7 @@ class OnPremiseOrchestrator(Orchestrator):
             "host": host.address,
             "portNames": list(port_names),
             "access": host.access(),
+            **fixed_ports_input(fixed, fixed_by),
         }, pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[owner] if owner else [])))
         return pulumi.Output.all(placement.host, placement.ports, placement.dir).apply(
             lambda v: {"host": v[0], "ports": v[1], "dir": v[2]})

@@ -3,7 +3,8 @@ on that host (read, written and locked through the host's transport, so it works
 
 Ports are picked at random from a range below Linux's ephemeral range (32768+), so that an outgoing
 connection never sits on a port a stopped server will want back; a candidate must be free to bind right now
-and not held by another service of the catalog. The catalog is changed under a file lock, so services placed
+and not held by another service of the catalog. A port the stack fixes (``database.port``, ``proxies[].ports``)
+is taken as it is, under the same two conditions, or the lease fails saying who holds it. The catalog is changed under a file lock, so services placed
 in parallel never get the same port, and a person can read who listens where.
 """
 
@@ -26,6 +27,10 @@ CATALOG, LOCK = "ports.json", ".ports.lock"
 
 class NoFreePort(RuntimeError):
     pass
+
+
+class FixedPortUnavailable(NoFreePort):
+    """A port the stack fixes is held by another service of the cluster or by another program."""
 
 
 class CatalogDamaged(RuntimeError):
@@ -107,11 +112,13 @@ def source_address(destination: str) -> str:
 
 def lease(cluster_dir: Path, service: str, host: str, names: Sequence[str],
           port_range: tuple[int, int] = DEFAULT_RANGE, known: dict[str, int] | None = None,
-          renew: Sequence[str] = (), on: Host | None = None) -> dict[str, int]:
+          renew: Sequence[str] = (), on: Host | None = None, fixed: dict[str, int] | None = None,
+          fixed_by: str = "the stack") -> dict[str, int]:
     """The ports of ``service`` by name: those it already holds are kept, missing names get new ones. ``known``
     are the ports state records for it: they are taken back when the catalog lost them (damaged, removed).
     The names in ``renew`` get new ports (their old ones were taken by another program). ``on`` is the host the
-    service runs on (this machine by default): the catalog is there and ports are probed there."""
+    service runs on (this machine by default): the catalog is there and ports are probed there. ``fixed`` are the
+    ports the stack sets by name (``fixed_by`` names the key in errors): taken when free, an error otherwise."""
     remote = on is not None and not isinstance(on, LocalHost)
 
     def bindable(port: int) -> bool:
@@ -121,8 +128,21 @@ def lease(cluster_dir: Path, service: str, host: str, names: Sequence[str],
         held = dict(catalog.get(service) or {name: int(port) for name, port in (known or {}).items()})
         for name in renew:
             held.pop(name, None)
-        taken = {port for svc, ports in catalog.items() if svc != service for port in ports.values()}
-        taken |= set(held.values())
+        others = {port: svc for svc, ports in catalog.items() if svc != service for port in ports.values()}
+        for name, want in (fixed or {}).items():
+            if name not in names or held.get(name) == int(want):
+                continue
+            if int(want) in others:
+                raise FixedPortUnavailable(f"port {want} ({service}/{name}, fixed by {fixed_by}) is held by "
+                                           f"{others[int(want)]} of this cluster; allowed: a port no other service "
+                                           "of the stack has")
+            if not bindable(int(want)):
+                holder = (on or LocalHost()).port_holder(host, int(want))
+                raise FixedPortUnavailable(f"port {want} ({service}/{name}, fixed by {fixed_by}) is in use on {host}"
+                                           f"{f' by {holder}' if holder else ''}; allowed: a free port, or no fixed "
+                                           "port (one is picked)")
+            held[name] = int(want)
+        taken = set(others) | set(held.values())
         rng = random.Random()
         for name in names:
             if name in held:
