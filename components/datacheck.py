@@ -3,13 +3,14 @@ it was copied from, both at one GTID position, before the new replica enters the
 
 How both get to one position while the primary keeps taking writes: the new replica stops replicating first.
 With a replica as the source, the target is the primary's position read then; both replicas replicate up to it
-(``START SLAVE UNTIL master_gtid_pos``), are counted, and replicate again. With the primary as the source, a
+(``START SLAVE UNTIL master_gtid_pos``), are counted (both at once), and replicate again. With the primary as the source, a
 consistent snapshot on the primary gives the position (its binary log coordinates at the snapshot); the new
 replica replicates up to it and is counted while the primary counts inside the snapshot.
 """
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable
 
 import pymysql
@@ -78,9 +79,8 @@ def verify(replica: dict[str, Any], source: dict[str, Any], primary: dict[str, A
                     target = str(query(snap, "SELECT BINLOG_GTID_POS(%s, %s) AS p", (
                         status["Binlog_snapshot_file"], int(status["Binlog_snapshot_position"])))[0]["p"] or "")
                     _stop_at(new, target, replica["name"], timeout)
-                    theirs = table_counts(snap)
+                    theirs, mine = _both(snap, new)
                     execute(snap, "COMMIT")
-                mine = table_counts(new)
             else:
                 with connect(endpoint(source), timeout=10) as src:
                     try:
@@ -88,11 +88,10 @@ def verify(replica: dict[str, Any], source: dict[str, Any], primary: dict[str, A
                         with connect(endpoint(primary), timeout=10) as conn:
                             target = variable(conn, "gtid_binlog_pos")
                         _stop_at(src, target, source["name"], timeout)
-                        theirs = table_counts(src)
+                        _stop_at(new, target, replica["name"], timeout)
+                        theirs, mine = _both(src, new)
                     finally:
                         execute(src, "START SLAVE")
-                _stop_at(new, target, replica["name"], timeout)
-                mine = table_counts(new)
         finally:
             execute(new, "START SLAVE")
     differ = [f"{t}: {theirs.get(t, 'no table')} rows on {source['name']}, {mine.get(t, 'no table')} here"
@@ -101,6 +100,16 @@ def verify(replica: dict[str, Any], source: dict[str, Any], primary: dict[str, A
         raise DataMismatch(f"{replica['name']} does not hold the data of {source['name']} at GTID {target}: "
                            + "; ".join(differ[:5]) + (f"; and {len(differ) - 5} more" if len(differ) > 5 else ""))
     return target, len(theirs)
+
+
+def _both(source: pymysql.connections.Connection,
+          replica: pymysql.connections.Connection) -> tuple[dict[str, int], dict[str, int]]:
+    """The row counts of both sides, counted at the same time (each on its own connection, held at the same GTID):
+    a copy is checked in the time of the slower side, not of both."""
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        theirs = pool.submit(table_counts, source)
+        mine = pool.submit(table_counts, replica)
+        return theirs.result(), mine.result()
 
 
 def verify_seeded(replicas: list[dict[str, Any]], primary: dict[str, Any], nodes: list[dict[str, Any]],
