@@ -146,6 +146,64 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True, validate_default=True)
 
 
+class NetworkSpec(_Model):
+    """Where a service's address lives, for backends that give a service an interface of its own (a container, a
+    VM): replication-manager's ``prov-db-net-iface``, ``-mask``, ``-gateway`` and ``prov-db-cni``. Backends that
+    run services on existing hosts (``local``, ``onpremise``) use the hosts' addresses and ignore them; the preview
+    says which a backend ignores."""
+
+    iface: str | None = Field(None, description="interface name, e.g. eth0")
+    netmask: str | None = Field(None, description="a dotted mask (255.255.255.0) or a prefix length (24)")
+    gateway: str | None = Field(None, description="the default gateway's IP address")
+    cni: str | None = Field(None, description="kube: a CNI network attachment, [namespace/]name (Multus)")
+
+    @field_validator("iface")
+    @classmethod
+    def _iface(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,14}", value):
+            raise ValueError(f"{value!r} is not an interface name; allowed: up to 15 letters, digits, '_', '.', "
+                             "':', '-', e.g. eth0")
+        return value
+
+    @field_validator("netmask")
+    @classmethod
+    def _netmask(cls, value: str | None) -> str | None:
+        """Kept as a prefix length (``24``): the form every backend can use."""
+        if value is None:
+            return None
+        text = str(value).strip().lstrip("/")
+        try:
+            if text.isdigit() and 0 <= int(text) <= 128:
+                return str(int(text))
+            return str(ipaddress.ip_network(f"0.0.0.0/{text}").prefixlen)
+        except ValueError:
+            raise ValueError(f"{value!r} is not a netmask; allowed: a dotted mask such as 255.255.255.0 or a prefix "
+                             "length from 0 to 128") from None
+
+    @field_validator("gateway")
+    @classmethod
+    def _gateway(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            return ipaddress.ip_address(value).compressed
+        except ValueError:
+            raise ValueError(f"{value!r} is not an IP address; allowed: e.g. 10.0.0.1 or fd00::1") from None
+
+    @field_validator("cni")
+    @classmethod
+    def _cni(cls, value: str | None) -> str | None:
+        label = r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?"
+        if value is not None and not re.fullmatch(rf"({label}/)?{label}", value):
+            raise ValueError(f"{value!r} is not a network attachment name; allowed: [namespace/]name of lower-case "
+                             "letters, digits and '-'")
+        return value
+
+    def given(self) -> list[str]:
+        """The keys set, for what a backend says it ignores."""
+        return [key for key in ("iface", "netmask", "gateway", "cni") if getattr(self, key) is not None]
+
+
 # A crontab schedule: five fields, or one of cron's names (``@daily``, ...). Fields are checked for the characters
 # cron reads in them; cron itself says what a field cannot mean.
 _CRON_NAMES = ("@hourly", "@daily", "@midnight", "@weekly", "@monthly", "@yearly", "@annually")
@@ -206,6 +264,7 @@ class DatabaseSpec(_Model):
     domain_id: int = Field(0, alias="domainId", ge=0, le=4_294_967_295, description="gtid_domain_id")
     port: int | None = Field(None, ge=1, le=65535, description="fixed SQL port: db1 listens on it, dbN on port + "
                              "N - 1; default: a free port picked per node")
+    network: NetworkSpec = Field(default_factory=NetworkSpec)
     disk_size: int = Field(20, alias="diskSize", ge=1, le=1_048_576, description="data disk per node, GB (for "
                            "backends that size volumes)")
     system_disk_size: int = Field(2, alias="systemDiskSize", ge=1, le=1_048_576, description="system disk per "
@@ -284,6 +343,7 @@ class ProxySpec(_Model):
     memory: int = Field(128, ge=32, le=1_048_576, description="MB")
     cores: int = Field(1, ge=1, le=256)
     disk_size: int = Field(20, alias="diskSize", ge=1, le=1_048_576, description="GB, for backends that size volumes")
+    network: NetworkSpec = Field(default_factory=NetworkSpec)
     shards: int = Field(2, ge=1, le=64, description="shardproxy: shards of the sharded table (databases "
                         "replstack_shard1..N on the primary), one Spider server each")
     index_table: str = Field("replstack_search.documents", alias="indexTable", description="sphinx: the "
@@ -626,6 +686,12 @@ class ClusterSpec(_Model):
         _refuse(problems)
         return self
 
+    def network_settings(self) -> dict[str, list[str]]:
+        """The network keys the stack sets, by key path (``database.network``, ``proxies[0].network``)."""
+        given = {"database.network": self.database.network.given()}
+        given.update({f"proxies[{i}].network": p.network.given() for i, p in enumerate(self.proxies)})
+        return {key: keys for key, keys in given.items() if keys}
+
     def fixed_ports(self) -> dict[str, tuple[dict[str, int], str]]:
         """The ports the stack fixes, by service: ({port name: port}, the key that sets them)."""
         fixed: dict[str, tuple[dict[str, int], str]] = {}
@@ -916,6 +982,10 @@ RM_ALIASES: dict[str, tuple[str, ...]] = {
     "prov-db-expire-log-days": ("database", "expireLogsDays"),
     "prov-db-domain": ("database", "domainId"),
     "prov-db-tags": ("database", "tags"),
+    "prov-db-net-iface": ("database", "network", "iface"),
+    "prov-db-net-mask": ("database", "network", "netmask"),
+    "prov-db-net-gateway": ("database", "network", "gateway"),
+    "prov-db-cni": ("database", "network", "cni"),
 }
 
 

@@ -98,6 +98,20 @@ class Orchestrator(abc.ABC):
         ``own_snapshots``."""
         return None
 
+    # The network keys (components.spec.NetworkSpec) this backend applies; the others are ignored, and the
+    # preview says so. Backends that run services on existing hosts apply none.
+    network_keys: tuple[str, ...] = ()
+
+    def ignored_network(self, given: Mapping[str, list[str]]) -> list[str]:
+        """What the preview says about network settings this backend does not apply, one line per key path."""
+        lines = []
+        for path, keys in given.items():
+            ignored = [k for k in keys if k not in self.network_keys]
+            if ignored:
+                lines.append(f"replstack:{path}: {', '.join(ignored)} ignored by the {self.name} orchestrator (its "
+                             "services use the addresses of the hosts they run on)")
+        return lines
+
     @property
     @abc.abstractmethod
     def runs_as_root(self) -> bool:

@@ -40,6 +40,8 @@ from components.orchestrators.kube_config import KubeSpec
 
 class KubeOrchestrator(Orchestrator):
     name = "kube"
+    # A pod's addresses come from the cluster's network; a CNI attachment is asked for by annotation.
+    network_keys = ("cni",)
     transport = "kube"
     # Snapshots are VolumeSnapshots of the node's data volume, made by a CronJob (``snapshot_schedule``).
     own_snapshots = True
@@ -165,7 +167,7 @@ class KubeOrchestrator(Orchestrator):
         sts = config.apply(lambda text: objects.node_statefulset(
             self.names, node, role, my_cnf=text, image=self.spec.images.mariadb,
             pull_policy=self.spec.image_pull_policy, memory_mb=db.memory, cores=db.cores, disk_gb=db.disk_size,
-            storage_class=self.spec.storage_class, keep_data=self.keep_data))
+            storage_class=self.spec.storage_class, keep_data=self.keep_data, cni=db.network.cni))
         statefulset = k8s.apps.v1.StatefulSet(node, metadata=objects.workload_metadata(self.names, node, "database",
                                                                                        role), spec=sts["spec"],
                                               opts=self._opts(opts, config_map, credentials))
@@ -183,6 +185,7 @@ class KubeOrchestrator(Orchestrator):
     def proxy(self, request: ProxyRequest, opts: pulumi.ResourceOptions) -> PlacedService:
         proxy_spec = self.proxy_specs.get(request.service)
         memory, cores = (proxy_spec.memory, proxy_spec.cores) if proxy_spec else (128, 1)
+        cni = proxy_spec.network.cni if proxy_spec else None
         name = request.service
         config = pulumi.Output.from_input(request.config)
         files = pulumi.Output.secret(pulumi.Output.from_input(request.files or {}))
@@ -194,7 +197,7 @@ class KubeOrchestrator(Orchestrator):
                                           string_data=files, opts=self._opts(opts))
         deployment = pulumi.Output.all(config, files).apply(lambda v: objects.proxy_deployment(
             self.names, name, haproxy_cfg=v[0], files=v[1], file_modes=FILE_MODES, image=self.spec.images.haproxy,
-            pull_policy=self.spec.image_pull_policy, memory_mb=memory, cores=cores))
+            pull_policy=self.spec.image_pull_policy, memory_mb=memory, cores=cores, cni=cni))
         workload = k8s.apps.v1.Deployment(name, metadata=objects.workload_metadata(self.names, name, "proxy"),
                                           spec=deployment["spec"],
                                           opts=self._opts(opts, config_map, check_secret))

@@ -148,9 +148,17 @@ def _tcp_probe(port: str, *, period: int, failures: int, delay: int = 0) -> dict
     return probe
 
 
+# The pod annotation a CNI meta-plugin (Multus) reads for extra network attachments.
+NETWORKS_ANNOTATION = "k8s.v1.cni.cncf.io/networks"
+
+
+def _networks(cni: str | None) -> dict[str, str]:
+    return {NETWORKS_ANNOTATION: cni} if cni else {}
+
+
 def node_statefulset(names: Names, node: str, role: str, *, my_cnf: str, image: str, pull_policy: str,
                      memory_mb: int, cores: int, disk_gb: int, storage_class: str | None,
-                     keep_data: bool = False) -> dict[str, Any]:
+                     keep_data: bool = False, cni: str | None = None) -> dict[str, Any]:
     """One StatefulSet per node, of one pod: each node has its own role, config and server id, a scale-in
     removes the node the spec removes (never the primary), and restarts follow the cluster's order (replicas
     first, primary last) rather than a StatefulSet's ordinal order."""
@@ -163,7 +171,7 @@ def node_statefulset(names: Names, node: str, role: str, *, my_cnf: str, image: 
     if storage_class:
         claim["spec"]["storageClassName"] = storage_class
     template_meta = names.metadata(name, "database", role=role, service=node,
-                                   annotations={"replstack.io/config-hash": digest(my_cnf)})
+                                   annotations={"replstack.io/config-hash": digest(my_cnf), **_networks(cni)})
     del template_meta["name"], template_meta["namespace"]
     return {
         "apiVersion": "apps/v1", "kind": "StatefulSet",
@@ -232,7 +240,8 @@ def proxy_check_secret(names: Names, proxy: str, files: Mapping[str, str]) -> di
 
 
 def proxy_deployment(names: Names, proxy: str, *, haproxy_cfg: str, files: Mapping[str, str], file_modes:
-                     Mapping[str, int], image: str, pull_policy: str, memory_mb: int, cores: int) -> dict[str, Any]:
+                     Mapping[str, int], image: str, pull_policy: str, memory_mb: int, cores: int,
+                     cni: str | None = None) -> dict[str, Any]:
     """HAProxy with its config, health-check command and option file copied (with their modes) into a private
     directory: it writes its pid file and runtime socket beside them."""
     name = names.service(proxy)
@@ -240,7 +249,8 @@ def proxy_deployment(names: Names, proxy: str, *, haproxy_cfg: str, files: Mappi
     copies = ["cp /config/haproxy.cfg ."] + [f"cp /check/{f} . && chmod {oct(file_modes.get(f, 0o600))[2:]} {f}"
                                             for f in sorted(files)]
     template_meta = names.metadata(name, "proxy", service=proxy,
-                                   annotations={"replstack.io/config-hash": digest(haproxy_cfg, *files.values())})
+                                   annotations={"replstack.io/config-hash": digest(haproxy_cfg, *files.values()),
+                                                **_networks(cni)})
     del template_meta["name"], template_meta["namespace"]
     return {
         "apiVersion": "apps/v1", "kind": "Deployment",
