@@ -30,7 +30,7 @@ import psutil
 from pydantic import (BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, ValidationError, ValidationInfo,
                       field_validator, model_validator)
 
-from components import plans
+from components import plans, rm_keys
 from components.configurator import server_options as server
 from components.orchestrators import registry
 from components.orchestrators.onpremise_config import OnPremiseSpec
@@ -971,6 +971,7 @@ def config_from_pulumi_env(raw: Mapping[str, str]) -> dict[str, Any]:
 RM_ALIASES: dict[str, tuple[str, ...]] = {
     "prov-orchestrator": ("orchestrator",),
     "prov-serialized": ("serialized",),
+    "prov-db-service-plan-batch": ("serialized",),  # the name replication-manager's documentation uses
     "prov-service-plan": ("servicePlan",),
     "prov-service-plan-registry": ("servicePlanRegistry",),
     "prov-db-disk-size": ("database", "diskSize"),
@@ -986,18 +987,25 @@ RM_ALIASES: dict[str, tuple[str, ...]] = {
     "prov-db-net-mask": ("database", "network", "netmask"),
     "prov-db-net-gateway": ("database", "network", "gateway"),
     "prov-db-cni": ("database", "network", "cni"),
+    "prov-db-disk-snapshot-prefered-master": ("database", "snapshots", "enabled"),
+    "prov-db-disk-snapshot-keep": ("database", "snapshots", "keep"),
+    "prov-db-binary-basedir": ("local", "mariadbBinDir"),
+    "prov-db-client-basedir": ("local", "clientBinDir"),
 }
 
 
 def _apply_rm_aliases(config: dict[str, Any]) -> dict[str, Any]:
-    out = {k: v for k, v in config.items() if k not in RM_ALIASES}
-    problems = []
+    """replication-manager's keys turned into replstack's (an alias), or refused saying where they belong
+    (components.rm_keys)."""
+    out = {k: v for k, v in config.items()
+           if k not in RM_ALIASES and k not in rm_keys.PROXY_ALIASES and k not in rm_keys.REFUSED}
+    problems = [rm_keys.refusal(k) for k in config if k in rm_keys.REFUSED and k not in RM_ALIASES]
     for rm_key, path in RM_ALIASES.items():
         if rm_key not in config:
             continue
         value = config[rm_key]
-        if rm_key == "prov-db-tags" and isinstance(value, str):
-            value = [t for t in value.split(",") if t]
+        if rm_key in rm_keys.LIST_VALUED:
+            value = rm_keys.as_list(value)
         target = out
         for part in path[:-1]:
             section = target.setdefault(part, {})
@@ -1008,6 +1016,7 @@ def _apply_rm_aliases(config: dict[str, Any]) -> dict[str, Any]:
             if path[-1] in target:
                 problems.append(f"{NAMESPACE}:{rm_key}: also set as {'.'.join(path)}; set only one of them")
             target[path[-1]] = value
+    problems += rm_keys.apply_proxy_aliases(config, out)
     if problems:
         raise SpecError("\n".join(problems))
     return out
