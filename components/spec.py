@@ -35,7 +35,7 @@ from components.configurator import server_options as server
 from components.orchestrators import registry
 from components.orchestrators.onpremise_config import OnPremiseSpec
 from components.orchestrators.kube_config import KubeSpec
-from components.configurator.tags import DATABASE_TAGS
+from components.configurator.tags import DATABASE_TAGS, REFUSED_TAGS, conflicts
 
 NAMESPACE = "replstack"
 
@@ -279,13 +279,27 @@ class DatabaseSpec(_Model):
         default_factory=dict, description="extra my.cnf settings, applied after the generated ones")
     snapshots: SnapshotSpec = Field(default_factory=SnapshotSpec)
 
-    @field_validator("tags")
+    @field_validator("tags", mode="before")
     @classmethod
-    def _known_tags(cls, tags: list[str]) -> list[str]:
-        unknown = [t for t in tags if t not in DATABASE_TAGS]
-        if unknown:
-            raise ValueError(f"unknown tag(s) {', '.join(map(repr, unknown))}; "
-                             f"allowed: {', '.join(sorted(DATABASE_TAGS))}")
+    def _known_tags(cls, tags: list[str] | str) -> list[str]:
+        """Known tags (replication-manager's comma-separated string as well), each once, none refused, no two
+        setting one variable to different values."""
+        if isinstance(tags, str):
+            tags = [t.strip() for t in tags.split(",") if t.strip()]
+        if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+            return tags  # the field's type check names the problem
+        tags = list(dict.fromkeys(tags))
+        problems = []
+        for tag in tags:
+            if tag in REFUSED_TAGS:
+                problems.append(f"tag {tag!r} is refused: {REFUSED_TAGS[tag]}")
+            elif tag not in DATABASE_TAGS:
+                close = difflib.get_close_matches(tag, sorted(DATABASE_TAGS), n=3, cutoff=0.75)
+                hint = f" (did you mean {', '.join(close)}?)" if close else ""
+                problems.append(f"unknown tag {tag!r}{hint}; allowed: {', '.join(sorted(DATABASE_TAGS))}")
+        problems += conflicts(tags)
+        if problems:
+            raise ValueError("; ".join(problems))
         return tags
 
     @field_validator("allow_unsafe_settings")

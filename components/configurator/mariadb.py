@@ -14,7 +14,7 @@ from pathlib import PurePosixPath
 
 from components.configurator.placement import Placement, ServicePaths, socket_path
 from components.configurator.render import UnsafeValue, render_template
-from components.configurator.tags import DATABASE_TAGS
+from components.configurator.tags import tag_settings
 from components.spec import DatabaseSpec
 
 SHARED_PCT = {"threads": 16, "innodb": 60, "myisam": 10, "aria": 10}
@@ -90,8 +90,7 @@ def database_settings(db: DatabaseSpec, server_id: int, primary: bool) -> dict[s
         **memory_settings(db),
         **io_settings(db),
     }
-    for tag in db.tags:
-        settings.update({k: str(v) for k, v in DATABASE_TAGS[tag].items()})
+    settings.update(tag_settings(db.tags))
     settings.update({k: str(v) for k, v in db.settings.items()})
     return settings
 
