@@ -29,3 +29,9 @@ pulumi.export("nodes", cluster.nodes)
 pulumi.export("proxies", cluster.proxies)
 pulumi.export("rootUser", cluster.root_user)
 pulumi.export("rootPassword", cluster.root_password)
+if cluster.monitoring_password is not None:
+    pulumi.export("monitoringUser", spec.bootstrap.monitoring_user)
+    pulumi.export("monitoringPassword", cluster.monitoring_password)
+for role, (user, secret) in cluster.accounts.items():
+    pulumi.export(f"{role}User", user)
+    pulumi.export(f"{role}Password", secret)

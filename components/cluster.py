@@ -13,11 +13,14 @@ from typing import Any
 
 import pulumi
 
+from components.accounts import ClientAccounts
 from components.configurator.haproxy import host_port
 from components.configurator.mariadb import database_settings, node_paths, render_my_cnf
 from components.configurator.placement import Placement
 from components.orchestrators.base import DatabaseRequest, Orchestrator, PlacedService, ProxyRequest
+from components import grants as grant_rules
 from components.proxies.kinds import Node as ProxyNode, ProxyKind, RenderContext, kind as proxy_kind
+from components.initial_load import InitialLoad, entries as load_entries
 from components.proxysync import ProxySync
 from components.secrets import password
 from components.snapshots.schedule import SnapshotSchedule, default_directory
@@ -97,11 +100,17 @@ class ReplicationCluster(pulumi.ComponentResource):
         topology = self._topology(db_nodes, password("replication-password", None, child)) if bootstrap else None
         self.check_password = password("check-password", None, child)
         self._kind_secrets = self._proxy_secrets(child)
-        users = self._users(db_nodes, password("monitoring-password", None, child), topology) if bootstrap else None
+        self.monitoring_password = password("monitoring-password", None, child) if bootstrap else None
+        users = self._users(db_nodes, self.monitoring_password, topology) if bootstrap else None
         self._proxy_targets: dict[str, dict[str, Any]] = {}
         proxies = [(proxy, self._proxy(proxy, db_nodes, users)) for proxy in spec.proxy_services()]
         self.proxy_sync = self._proxy_sync(db_nodes, proxies) if proxies and bootstrap else None
         self.sysbench = self._sysbench(db_nodes, proxies) if spec.bootstrap.sysbench and bootstrap else None
+        # The sponsor and application accounts ({role: (user, password)}), then the initial load.
+        self.accounts: dict[str, tuple[str, pulumi.Output[str]]] = {}
+        self.client_accounts = self._client_accounts(db_nodes, users, child) if bootstrap else None
+        self.initial_load = self._initial_load(db_nodes, proxies) if spec.bootstrap.initial_load and bootstrap \
+            else None
         self.snapshots = None if not spec.database.snapshots.enabled else (
             orchestrator.snapshot_schedule(spec.snapshot_node(), child) if orchestrator.own_snapshots
             else self._snapshots(db_nodes, topology))
@@ -314,6 +323,60 @@ class ReplicationCluster(pulumi.ComponentResource):
             "tables": bench.tables,
             "rows": bench.rows,
         }, pulumi.ResourceOptions(parent=self, depends_on=depends))
+
+    def _client_accounts(self, db_nodes: list[Node], users: DatabaseUsers | None,
+                         child: pulumi.ResourceOptions) -> ClientAccounts | None:
+        """bootstrap.sponsorUser and bootstrap.appUser on the primary, after the service accounts; their passwords
+        the stack's secrets or generated ones."""
+        boot = self.spec.bootstrap
+        wanted = []
+        if boot.sponsor_user is not None:
+            s = boot.sponsor_user
+            wanted.append(("sponsor", s.name, s.password, s.hosts,
+                           [grant_rules.parse(g).sql() for g in s.grants], []))
+        if boot.app_user is not None:
+            a = boot.app_user
+            wanted.append(("app", a.name, a.password, a.hosts,
+                           [g.sql() for g in grant_rules.database_grants(a.databases, a.privileges)], a.databases))
+        if not wanted:
+            return None
+        accounts = []
+        for role, user, given, hosts, grants, databases in wanted:
+            secret = password(f"{role}-password", pulumi.Output.secret(given.get_secret_value()) if given else None,
+                              child)
+            self.accounts[role] = (user, secret)
+            accounts.append({"role": role, "user": user, "password": secret, "hosts": list(hosts),
+                             "grants": grants, "databases": list(databases)})
+        return ClientAccounts("accounts", {
+            "primary": next(n for n in db_nodes if n.name == self.primary).admin_endpoint,
+            "rootUser": boot.root_user,
+            "rootPassword": self.root_password,
+            "accounts": accounts,
+        }, pulumi.ResourceOptions(parent=self, depends_on=[users] if users is not None else []))
+
+    def _write_target(self, db_nodes: list[Node], proxies: list[tuple[ProxySpec, PlacedService]]
+                      ) -> pulumi.Output[dict[str, Any]]:
+        """The first proxy's write listener ({via, host, port}), the primary without one."""
+        writer = next(((p, s) for p, s in proxies if proxy_kind(p.kind).write_listener), None)
+        if writer is not None:
+            proxy, service = writer
+            listener = proxy_kind(proxy.kind).write_listener
+            return pulumi.Output.all(service.host, service.ports).apply(
+                lambda v: {"via": proxy.name, "host": v[0], "port": int(v[1][listener])})
+        primary = next(n for n in db_nodes if n.name == self.primary)
+        return primary.endpoint.apply(lambda e: {"via": e["name"], "host": e["host"], "port": int(e["port"])})
+
+    def _initial_load(self, db_nodes: list[Node], proxies: list[tuple[ProxySpec, PlacedService]]) -> InitialLoad:
+        """bootstrap.initialLoad through the write endpoint, after proxy sync, the accounts and sysbench."""
+        project = Path.cwd()
+        after = [r for r in (self.proxy_sync, self.client_accounts, self.sysbench) if r is not None]
+        return InitialLoad("initial-load", {
+            "target": self._write_target(db_nodes, proxies),
+            "user": self.spec.bootstrap.root_user,
+            "password": self.root_password,
+            "projectDir": str(project),
+            "files": load_entries(self.spec.bootstrap.initial_load, project),
+        }, pulumi.ResourceOptions(parent=self, depends_on=after or [n.service.resource for n in db_nodes]))
 
     def _endpoints(self, nodes: list[Node], proxies: list[tuple[ProxySpec, PlacedService]]
                    ) -> tuple[pulumi.Output[str], pulumi.Output[str]]:
