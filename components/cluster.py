@@ -84,6 +84,8 @@ class ReplicationCluster(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         for line in orchestrator.ignored_network(spec.network_settings()):
             pulumi.log.warn(line)
+        for line in orchestrator.ignored_resources(spec.resource_settings()):
+            pulumi.log.warn(line)
         orchestrator.plan(spec.database.node_names() + [p.name or p.kind for p in spec.proxy_services()])
         self.owner = orchestrator.claim(child)
         # What the policy pack reads about this stack (environment, overrides, what a change removes).

@@ -112,6 +112,23 @@ class Orchestrator(abc.ABC):
                              "services use the addresses of the hosts they run on)")
         return lines
 
+    # The resource keys (components.spec: ClusterSpec.resource_settings) this backend applies, each with the
+    # values it honours (None: any); the others are ignored, and the preview says so with ``resource_note``.
+    resource_keys: Mapping[str, tuple[Any, ...] | None] = {}
+    resource_note: str = "it does not make containers or volumes"
+
+    def ignored_resources(self, given: Mapping[str, Mapping[str, Any]]) -> list[str]:
+        """What the preview says about resource settings this backend does not apply, one line per key path."""
+        lines = []
+        for path, keys in given.items():
+            ignored = [f"{key} ({value})" for key, value in keys.items()
+                       if key not in self.resource_keys
+                       or (self.resource_keys[key] is not None and value not in self.resource_keys[key])]
+            if ignored:
+                lines.append(f"replstack:{path}: {', '.join(ignored)} ignored by the {self.name} orchestrator "
+                             f"({self.resource_note})")
+        return lines
+
     @property
     @abc.abstractmethod
     def runs_as_root(self) -> bool:

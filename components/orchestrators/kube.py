@@ -42,6 +42,9 @@ class KubeOrchestrator(Orchestrator):
     name = "kube"
     # A pod's addresses come from the cluster's network; a CNI attachment is asked for by annotation.
     network_keys = ("cni",)
+    # The image of the database pods, and their data volume's size (the storage class makes the volume).
+    resource_keys = {"image": None, "version": None, "disk.sizeGb": None}
+    resource_note = "its data volumes come from kube.storageClass and tmpdir stays in the pod"
     transport = "kube"
     # Snapshots are VolumeSnapshots of the node's data volume, made by a CronJob (``snapshot_schedule``).
     own_snapshots = True
@@ -165,7 +168,7 @@ class KubeOrchestrator(Orchestrator):
         config_map = k8s.core.v1.ConfigMap(f"{node}-config", metadata=cm["metadata"], data=cm["data"],
                                            opts=self._opts(opts))
         sts = config.apply(lambda text: objects.node_statefulset(
-            self.names, node, role, my_cnf=text, image=self.spec.images.mariadb,
+            self.names, node, role, my_cnf=text, image=db.container_image(self.spec.images.mariadb),
             pull_policy=self.spec.image_pull_policy, memory_mb=db.memory, cores=db.cores, disk_gb=db.disk_size,
             storage_class=self.spec.storage_class, keep_data=self.keep_data, cni=db.network.cni))
         statefulset = k8s.apps.v1.StatefulSet(node, metadata=objects.workload_metadata(self.names, node, "database",

@@ -704,6 +704,11 @@ LOCAL_PROXY_TYPES: dict[str, type[Resource]] = {
 # -- the orchestrator ------------------------------------------------------------------------------------------
 class LocalOrchestrator(Orchestrator):
     name = "local"
+    # Services keep their data in directories of this host, run by the account that runs the program: no
+    # container to size, no tmpfs to mount (that takes root), no filesystem or pool to make.
+    resource_keys = {"binaryDir": None, "disk.fs": ("directory",), "disk.type": ("directory",)}
+    resource_note = ("it runs processes with data in directories of this host: it sizes no container, mounts no "
+                     "tmpfs (that needs root) and makes no filesystem or volume")
 
     def __init__(self, cluster: str, spec: LocalSpec, project_dir: Path, keep_data: bool):
         super().__init__(cluster)

@@ -75,6 +75,9 @@ class OnPremiseClusterOwner(Resource, module="replstack/onpremise", name="Cluste
 
 class OnPremiseOrchestrator(Orchestrator):
     name = "onpremise"
+    resource_note = ("it runs processes with data in directories of existing hosts: it sizes no container, mounts "
+                     "no tmpfs and makes no filesystem or volume")
+    resource_keys = {"disk.fs": ("directory",), "disk.type": ("directory",)}
     transport = "ssh"
 
     def __init__(self, cluster: str, spec: OnPremiseSpec, keep_data: bool, stack_identity: Mapping[str, str]):

@@ -85,3 +85,102 @@ def test_mariadbd_accepts_every_compatible_tag_together(tmp_path):
                           capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "unknown variable" not in proc.stderr and "ERROR" not in proc.stderr
+
+
+# -- resources: disk, tmpfs, shared memory, image, version, binaryDir --------------------------------------------
+def refusal(config: dict) -> str:
+    with pytest.raises(SpecError) as failure:
+        spec_of(config)
+    return str(failure.value)
+
+
+def test_resource_defaults_change_nothing():
+    from components.spec import DatabaseSpec
+    db = spec_of({}).database
+    assert db.disk.given() == {} and db.resources_given() == {} and db.disk_size == 20
+    assert set(DatabaseSpec.model_fields) >= {"disk", "shared_memory_mb", "tmpfs_mb", "image", "version",
+                                              "binary_dir"}
+    assert spec_of({}).resource_settings() == {}
+
+
+def test_disk_size_gb_is_disk_size_by_its_other_name():
+    assert spec_of({"database": {"disk": {"sizeGb": 50}}}).database.disk_size == 50
+    assert spec_of({"database": {"disk": {"sizeGb": 50}, "diskSize": 50}}).database.disk_size == 50
+    assert "set only one of them" in refusal({"database": {"disk": {"sizeGb": 50}, "diskSize": 40}})
+    # A plan's disk size yields to the stack's disk.sizeGb, as it yields to its diskSize.
+    assert spec_of({"servicePlan": "x2.small", "database": {"disk": {"sizeGb": 7}}}).database.disk_size == 7
+    assert spec_of({"proxies": [{"kind": "haproxy", "disk": {"sizeGb": 3}}]}).proxies[0].disk_size == 3
+
+
+@pytest.mark.parametrize("disk", [
+    {"fs": "zfs", "pool": "zpool", "type": "pool", "device": "tank/db", "compression": "zstd"},
+    {"fs": "btrfs", "compression": "zstd"}, {"fs": "xfs", "pool": "lvm", "type": "pool", "device": "vg0"},
+    {"fs": "directory", "type": "directory", "device": "/data/replstack"}, {"type": "physical", "device": "/dev/sdb"},
+    {"fs": "ext4", "compression": "off", "type": "loopback"}, {"type": "volume", "device": "fast"}])
+def test_disk_combinations_a_backend_can_make(disk):
+    assert spec_of({"database": {"disk": disk}}).database.disk.given() == {f"disk.{k}": v for k, v in disk.items()}
+
+
+@pytest.mark.parametrize("disk,reason", [
+    ({"fs": "ext4", "compression": "zstd"}, "compression 'zstd' with fs 'ext4': ext4 does not compress"),
+    ({"fs": "btrfs", "compression": "lz4"}, "btrfs compresses with gzip, zstd only"),
+    ({"compression": "lz4"}, "an unset fs does not compress"),
+    ({"fs": "xfs", "pool": "zpool"}, "fs 'xfs' in pool 'zpool': a zpool holds zfs"),
+    ({"fs": "zfs", "pool": "lvm"}, "a lvm holds ext4, xfs, btrfs"),
+    ({"type": "pool", "device": "tank"}, "type 'pool' needs pool zpool or lvm"),
+    ({"fs": "directory", "type": "loopback"}, "a directory is both fs and type directory"),
+    ({"type": "physical"}, "type 'physical' needs device"),
+    ({"type": "physical", "device": "/srv/disk"}, "not a block device path"),
+    ({"type": "directory", "device": "/etc/mysql"}, "a directory of the operating system"),
+    ({"type": "directory", "device": "data"}, "not an absolute path"),
+    ({"device": "/dev/sdb"}, "without type"),
+    ({"fs": "ntfs"}, "allowed values"),
+])
+def test_disk_combinations_refused_with_the_reason(disk, reason):
+    text = refusal({"database": {"disk": disk}})
+    assert text.startswith("replstack:database.disk") and reason in text
+
+
+@pytest.mark.parametrize("database,reason", [
+    ({"image": "mariadb:latest"}, "is not pinned"), ({"image": "mariadb"}, "is not pinned"),
+    ({"version": "latest"}, "is not a pinned version"), ({"version": "11"}, "is not a pinned version"),
+    ({"image": "mariadb:11.4.5", "version": "10.11"}, "disagree"),
+    ({"tmpfsMb": 256}, "tmpfsMb 256 is not below memory 256"),
+    ({"sharedMemoryMb": 4096, "memory": 1024}, "sharedMemoryMb 4096 is not below memory 1024"),
+    ({"binaryDir": "bin"}, "is not an absolute path"),
+    ({"binaryDir": "/nonexistent/bin"}, "has no executable mariadbd"),
+])
+def test_resources_refused_naming_the_key(database, reason):
+    assert reason in refusal({"database": database})
+
+
+def test_container_image_follows_image_then_version():
+    default = "docker.io/library/mariadb:11.4.5"
+    assert spec_of({}).database.container_image(default) == default
+    assert spec_of({"database": {"version": "10.11.9"}}).database.container_image(default) == \
+        "docker.io/library/mariadb:10.11.9"
+    pinned = "registry:5000/db/mariadb:11.4.5@sha256:" + "a" * 64
+    assert spec_of({"database": {"image": pinned}}).database.container_image(default) == pinned
+
+
+def test_binary_dir_is_where_the_local_backend_runs_mariadbd():
+    assert spec_of({"database": {"binaryDir": "/usr/sbin"}}).local.mariadb_bin_dir == "/usr/sbin"
+
+
+def test_each_backend_says_what_it_ignores(tmp_path):
+    from components.orchestrators.kube import KubeOrchestrator
+    from components.orchestrators.local import LocalOrchestrator
+
+    spec = spec_of({"database": {"memory": 1024, "tmpfsMb": 256, "sharedMemoryMb": 64, "version": "11.4.5",
+                                 "binaryDir": "/usr/sbin", "disk": {"fs": "directory", "type": "directory",
+                                                                    "device": "/data/db", "sizeGb": 5}},
+                    "proxies": [{"kind": "haproxy", "disk": {"fs": "zfs"}}]})
+    local = LocalOrchestrator("replstack-t", spec.local, tmp_path, keep_data=False)
+    lines = local.ignored_resources(spec.resource_settings())
+    assert lines == [
+        "replstack:database: sharedMemoryMb (64), tmpfsMb (256), version (11.4.5), disk.sizeGb (5), disk.device "
+        "(/data/db) ignored by the local orchestrator (" + LocalOrchestrator.resource_note + ")",
+        "replstack:proxies[0]: disk.fs (zfs) ignored by the local orchestrator (" + LocalOrchestrator.resource_note
+        + ")"]
+    assert local.ignored_resources({}) == []
+    assert set(KubeOrchestrator.resource_keys) == {"image", "version", "disk.sizeGb"}
