@@ -12,7 +12,6 @@ from typing import Any
 
 _OPENSVC = "the opensvc backend (not available in this version)"
 _CONTAINERS = "container backends (kube: the replstack:kube section)"
-_VOCABULARY = "the settings vocabulary of issue 11 (database resources: disk, tmpfs, image)"
 _HOOKS = ("replication-manager's lifecycle hook scripts: replstack runs each step as a resource of the plan, "
           "with no hook")
 _SPHINX = "the sphinx proxy kind: add {kind: sphinx} to replstack:proxies; its resources follow proxies[]"
@@ -42,21 +41,12 @@ REFUSED: dict[str, str] = {
     "prov-db-service-type": "the backend decides how a server runs (local and onpremise: packages and processes, "
                             "kube: containers)",
     "prov-db-agents": "the onpremise backend: onpremise.hosts and onpremise.placement",
-    "prov-db-docker-img": f"{_VOCABULARY}; today kube.images.mariadb",
-    "prov-db-image": f"{_VOCABULARY}; today kube.images.mariadb",
     "prov-db-memory-shared-pct": "replstack's fixed memory split (README: database.memory); a buffer is set "
                                  "otherwise through database.settings",
     "prov-db-memory-threaded-pct": "replstack's fixed memory split (README: database.memory); set "
                                    "tmp_table_size, join/sort buffers through database.settings",
     "prov-db-disk-iops-latency": "innodb_write_io_threads: set it through database.settings",
-    "prov-db-disk-temp-size": _VOCABULARY + " (tmpfsMb)",
-    "prov-db-docker-tmpfs-size": _VOCABULARY + " (tmpfsMb)",
     "prov-db-disk-docker-size": f"{_OPENSVC} (its private docker daemon's volume)",
-    "prov-db-disk-fs": _VOCABULARY + " (disk fs)",
-    "prov-db-disk-fs-compress": _VOCABULARY + " (disk compression)",
-    "prov-db-disk-pool": _VOCABULARY + " (disk pool)",
-    "prov-db-disk-type": _VOCABULARY + " (disk type)",
-    "prov-db-disk-device": _VOCABULARY + " (disk device)",
     "prov-db-volume-data": f"{_OPENSVC} (volume pools)",
     "prov-db-volume-docker": f"{_OPENSVC} (volume pools)",
     "prov-db-apply-dynamic-config": "always on in replstack: dynamic settings are applied live, the others by a "
@@ -86,10 +76,6 @@ REFUSED: dict[str, str] = {
     "prov-proxy-service-type": "the backend decides how a proxy runs",
     "prov-proxy-agents": "the onpremise backend: onpremise.placement",
     "prov-proxy-agents-failover": f"{_OPENSVC} (failover proxy services over a zpool)",
-    "prov-proxy-disk-fs": _VOCABULARY + " (disk fs)",
-    "prov-proxy-disk-pool": _VOCABULARY + " (disk pool)",
-    "prov-proxy-disk-type": _VOCABULARY + " (disk type)",
-    "prov-proxy-disk-device": _VOCABULARY + " (disk device)",
     "prov-proxy-volume-data": f"{_OPENSVC} (volume pools)",
     "prov-proxy-route-addr": "a virtual IP given to the proxy service: no backend of this version gives one",
     "prov-proxy-route-port": "a virtual IP given to the proxy service: no backend of this version gives one",
@@ -132,6 +118,10 @@ PROXY_ALIASES: dict[str, tuple[str, ...]] = {
     "prov-proxy-net-iface": ("network", "iface"),
     "prov-proxy-net-mask": ("network", "netmask"),
     "prov-proxy-net-gateway": ("network", "gateway"),
+    "prov-proxy-disk-fs": ("disk", "fs"),
+    "prov-proxy-disk-pool": ("disk", "pool"),
+    "prov-proxy-disk-type": ("disk", "type"),
+    "prov-proxy-disk-device": ("disk", "device"),
 }
 
 # Aliases whose value replication-manager writes as one comma-separated string.
@@ -139,8 +129,7 @@ LIST_VALUED = ("prov-db-tags",)
 
 
 def refusal(key: str) -> str:
-    return (f"replstack:{key}: replication-manager's key has no replstack equivalent here; it belongs to "
-            f"{REFUSED[key]}")
+    return f"replstack:{key}: replication-manager's key; no replstack key takes it ({REFUSED[key]})"
 
 
 def as_list(value: Any) -> Any:

@@ -1337,6 +1337,15 @@ RM_ALIASES: dict[str, tuple[str, ...]] = {
     "prov-db-disk-snapshot-keep": ("database", "snapshots", "keep"),
     "prov-db-binary-basedir": ("local", "mariadbBinDir"),
     "prov-db-client-basedir": ("local", "clientBinDir"),
+    "prov-db-disk-fs": ("database", "disk", "fs"),
+    "prov-db-disk-fs-compress": ("database", "disk", "compression"),
+    "prov-db-disk-pool": ("database", "disk", "pool"),
+    "prov-db-disk-type": ("database", "disk", "type"),
+    "prov-db-disk-device": ("database", "disk", "device"),
+    "prov-db-disk-temp-size": ("database", "tmpfsMb"),
+    "prov-db-docker-tmpfs-size": ("database", "tmpfsMb"),
+    "prov-db-docker-img": ("database", "image"),
+    "prov-db-image": ("database", "image"),  # the API setting that writes prov-db-docker-img
 }
 
 

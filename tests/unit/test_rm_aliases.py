@@ -52,7 +52,8 @@ def test_a_refused_key_says_where_it_belongs(key):
     with pytest.raises(SpecError) as failure:
         load_spec({key: "x"})
     message = str(failure.value)
-    assert f"replstack:{key}:" in message and "belongs to" in message and "unknown key" not in message
+    assert f"replstack:{key}:" in message and "no replstack key takes it (" in message
+    assert rm_keys.REFUSED[key] in message and "unknown key" not in message
 
 
 @pytest.mark.parametrize("key", ["prov-serialized", "prov-db-service-plan-batch"])
@@ -76,6 +77,24 @@ def test_database_aliases_land_on_their_keys():
             db.max_connections) == (2, 900, 40, 4, 7, 3, 500)
     assert db.snapshots.enabled is True and db.snapshots.keep == 3
     assert db.tags == ["semisync", "pfs"] and db.network.iface == "eth1"
+
+
+def test_resource_aliases_land_on_the_settings_vocabulary():
+    spec = load_spec({"prov-db-disk-fs": "xfs", "prov-db-disk-type": "physical", "prov-db-disk-device": "/dev/sdb",
+                      "prov-db-disk-temp-size": "128", "prov-db-docker-img": "docker.io/library/mariadb:11.4.5"})
+    disk = spec.database.disk
+    assert (disk.fs, disk.type, disk.device) == ("xfs", "physical", "/dev/sdb")
+    assert spec.database.tmpfs_mb == 128 and spec.database.image == "docker.io/library/mariadb:11.4.5"
+    with pytest.raises(SpecError, match="prov-db-image: also set as database.image"):
+        load_spec({"prov-db-image": "docker.io/library/mariadb:11.4.5",
+                   "prov-db-docker-img": "docker.io/library/mariadb:11.4.5"})
+    with pytest.raises(SpecError, match="database.image"):  # replication-manager's default is refused: not pinned
+        load_spec({"prov-db-docker-img": "mariadb:latest"})
+    spec = load_spec({"proxies": [{"kind": "haproxy"}], "prov-proxy-disk-fs": "ext4", "prov-db-disk-fs": "zfs",
+                      "prov-db-disk-fs-compress": "lz4", "prov-db-disk-pool": "zpool", "prov-db-disk-type": "pool",
+                      "prov-db-disk-device": "tank"})
+    assert spec.proxies[0].disk.fs == "ext4"
+    assert (spec.database.disk.compression, spec.database.disk.pool) == ("lz4", "zpool")
 
 
 def test_proxy_aliases_set_every_proxy_unless_it_sets_the_key():
