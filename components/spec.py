@@ -22,6 +22,7 @@ import os
 import re
 import shutil
 import socket
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Mapping, get_args
@@ -977,7 +978,9 @@ class ClusterSpec(_Model):
                     problems.append((f"proxies[{i}].kind", f"{proxy.kind!r} is not supported by the "
                                      f"{self.orchestrator} orchestrator yet; supported: {', '.join(kinds)}"))
             flavors = IMPLEMENTED_FLAVORS[self.orchestrator]
-            if self.database.flavor not in flavors:
+            if self.orchestrator == "local" and self.database.flavor in SERVER_BINARIES:
+                problems += self._local_flavor()
+            elif self.database.flavor not in flavors:
                 problems.append(("database.flavor", f"{self.database.flavor!r} is not supported by the "
                                  f"{self.orchestrator} orchestrator yet; supported: {', '.join(flavors)}"))
         names = [p.name for p in self.proxy_services()]
@@ -994,6 +997,7 @@ class ClusterSpec(_Model):
             problems.append(("database.snapshots.node", f"{snapshot_node!r} is not a node of this cluster; allowed: "
                              f"{', '.join(nodes)}"))
         problems += self._fixed_port_checks()
+        problems += self._flavor_checks()
         if self.database.preferred_primary is not None and self.database.preferred_primary not in nodes:
             problems.append(("database.preferredPrimary", f"{self.database.preferred_primary!r} is not a node of "
                              f"this cluster; allowed: {', '.join(nodes)}"))
@@ -1002,6 +1006,41 @@ class ClusterSpec(_Model):
             problems += self._local_binary_dir()
         _refuse(problems)
         return self
+
+    def _flavor_checks(self) -> list[tuple[str, str]]:
+        """MySQL and Percona: a version replstack supports, and tags whose settings their server takes."""
+        from components.configurator import flavors
+
+        db = self.database
+        if db.flavor == "mariadb":
+            return []
+        version = flavors.parse_dotted(db.version) if db.version else flavors.ASSUMED[db.flavor]
+        try:
+            flavors.check_supported(db.flavor, version)
+        except flavors.FlavorError as error:
+            return [("database.version", str(error))]
+        return [("database.tags", problem) for problem in flavors.tag_problems(db.flavor, version, db.tags)]
+
+    def _local_flavor(self) -> list[tuple[str, str]]:
+        """MySQL and Percona Server on the local backend: what it would need, and what it found."""
+        from components.configurator import flavors
+
+        db = self.database
+        if db.flavor == "mariadb" or db.flavor in IMPLEMENTED_FLAVORS["local"]:
+            return []
+        found = ""
+        if db.binary_dir is not None and os.access(Path(db.binary_dir) / "mysqld", os.X_OK):
+            try:
+                text = subprocess.run([str(Path(db.binary_dir) / "mysqld"), "--version"], capture_output=True,
+                                      text=True, timeout=30).stdout
+                detected = flavors.parse_version(text)
+                found = f"; {db.binary_dir}/mysqld is {detected.flavor} {detected.dotted}"
+            except (OSError, subprocess.SubprocessError, flavors.FlavorError) as error:
+                found = f"; {db.binary_dir}/mysqld did not say its version ({error})"
+        return [("database.flavor", f"{db.flavor!r} is not run by the local orchestrator in this version: it needs "
+                 f"database.binaryDir holding mysqld ({db.flavor} 8.0 or later), which no package here provides, "
+                 "and the local lifecycle runs mariadbd only (the my.cnf and replication SQL of mysql and percona "
+                 f"are rendered by components.configurator.flavors){found}; supported: mariadb")]
 
     def _local_binary_dir(self) -> list[tuple[str, str]]:
         """database.binaryDir on the local backend: it holds the flavor's server binary, and for mariadb it is

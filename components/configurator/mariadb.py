@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
+from components.configurator.flavors import CONFIG_SECTIONS, SERVER_BINARIES
 from components.configurator.placement import Placement, ServicePaths, socket_path
 from components.configurator.render import UnsafeValue, render_template
 from components.configurator.tags import tag_settings
@@ -138,9 +139,11 @@ def placement_settings(placement: Placement, run_as_root: bool) -> dict[str, str
 
 
 def render_my_cnf(*, cluster: str, node: str, primary: bool, settings: dict[str, str], placement: Placement,
-                  run_as_root: bool) -> str:
+                  run_as_root: bool, flavor: str = "mariadb") -> str:
     """Every name is an option name and every value one line (``UnsafeValue`` otherwise), whatever validated
-    them before: nothing can start a section or a directive (``[mysqld]``, ``!include``)."""
+    them before: nothing can start a section or a directive (``[mysqld]``, ``!include``). ``flavor`` names the
+    server's section and binary (the settings are already in its names: components.configurator.flavors)."""
+
     for name in [*settings, *placement_settings(placement, run_as_root)]:
         if not _OPTION_NAME.fullmatch(name):
             raise UnsafeValue(f"refusing to render {name!r} as a my.cnf option name")
@@ -149,6 +152,8 @@ def render_my_cnf(*, cluster: str, node: str, primary: bool, settings: dict[str,
         cluster=cluster,
         node=node,
         role="primary" if primary else "replica",
+        section=CONFIG_SECTIONS[flavor],
+        binary=SERVER_BINARIES[flavor],
         path=node_paths(placement).config,
         socket=node_paths(placement).socket,
         port=placement.ports["mysql"],
