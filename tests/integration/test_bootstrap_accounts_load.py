@@ -141,3 +141,20 @@ def test_a_changed_file_is_a_visible_diff_then_applied(stack):
             ("Ada", "Cambridge"), ("Edsger", "Austin"))
         assert one(conn, "SELECT COUNT(*) FROM shop.orders WHERE id = 1")[0][0] == 1
     stack.expect_no_changes().ok()
+
+
+def test_an_account_the_stack_no_longer_asks_for_is_dropped(stack):
+    config = stack.config()
+    bootstrap = dict(config["replstack:bootstrap"])
+    del bootstrap["sponsorUser"]
+    stack.write_config({**config, "replstack:bootstrap": bootstrap})
+    preview = stack.preview_diff().ok()
+    assert "drop the sponsor account sponsor" in preview.output
+    stack.up().ok()
+    out = stack.outputs()
+    assert "sponsorPassword" not in out
+    with pytest.raises(pymysql.err.OperationalError) as refused:
+        login(out["writeEndpoint"], "sponsor", SPONSOR_PASSWORD)
+    assert refused.value.args[0] == 1045
+    with login(out["writeEndpoint"], "shop_app", out["appPassword"]) as conn:
+        assert one(conn, "SELECT COUNT(*) FROM shop.customers")[0][0] == 4
