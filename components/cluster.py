@@ -17,6 +17,7 @@ from components.accounts import ClientAccounts
 from components.configurator.haproxy import host_port
 from components.configurator.mariadb import database_settings, node_paths, render_my_cnf
 from components.configurator.placement import Placement
+from components.configurator.topologies import MULTI_SOURCE, Layout, layout, node_settings
 from components.orchestrators.base import DatabaseRequest, Orchestrator, PlacedService, ProxyRequest
 from components import grants as grant_rules
 from components.proxies.kinds import Node as ProxyNode, ProxyKind, RenderContext, kind as proxy_kind
@@ -95,6 +96,8 @@ class ReplicationCluster(pulumi.ComponentResource):
         self.root_user = spec.bootstrap.root_user
         self.root_password = password("root-password", given_root, child)
         self.primary = spec.primary_name()
+        self.layout: Layout = layout(spec.bootstrap.topology, spec.database.node_names(), self.primary,
+                                     spec.bootstrap.multi_master_writable == "both")
 
         db_nodes = self._databases(child)
         # A backend may only lay out the services (kube with bootstrap: false): no SQL steps then.
@@ -141,13 +144,14 @@ class ReplicationCluster(pulumi.ComponentResource):
                       for name in order}
         roles = {name: "primary" if name == self.primary else "replica" for name in names}
         for name in order:
-            is_primary = name == self.primary
+            is_primary = name in self.layout.writable
             placement = placements[name]
-            settings = database_settings(spec.database, server_id=server_ids[name], primary=is_primary)
+            settings = database_settings(spec.database, server_id=server_ids[name], primary=is_primary,
+                                         topology=node_settings(self.layout, name, spec.database.domain_id))
             config = placement.apply(lambda p, name=name, is_primary=is_primary, settings=settings: render_my_cnf(
                 cluster=orchestrator.cluster, node=name, primary=is_primary, settings=settings,
                 placement=Placement.from_output(p), run_as_root=orchestrator.runs_as_root))
-            depends = [n.service.resource for n in nodes.values()] if is_primary else []
+            depends = [n.service.resource for n in nodes.values()] if name == self.primary else []
             if spec.serialized and previous is not None and previous not in depends:
                 depends.append(previous)
             service = orchestrator.database(
@@ -156,12 +160,16 @@ class ReplicationCluster(pulumi.ComponentResource):
                                 peers={n: (roles[n], placements[n]) for n in names if n != name}),
                 pulumi.ResourceOptions(parent=self, depends_on=depends))
             socket = placement.apply(lambda p: node_paths(Placement.from_output(p)).socket)
-            nodes[name] = Node(name, "primary" if is_primary else "replica", service, socket, placement)
+            nodes[name] = Node(name, self.layout.roles[name], service, socket, placement)
             previous = service.resource
         return [nodes[name] for name in names]
 
     def _topology(self, db_nodes: list[Node], replication_password: pulumi.Output[str]) -> ReplicationTopology:
         boot = self.spec.bootstrap
+        # Only for the other topologies, so that a master-slave stack keeps the inputs it had.
+        links: dict[str, Any] = {} if self.layout.topology == "master-slave" else {
+            "topology": self.layout.topology, "sources": dict(self.layout.sources),
+            "writable": list(self.layout.writable)}
         return ReplicationTopology("replication", {
             "nodes": [n.instance for n in db_nodes],
             "primary": self.primary,
@@ -171,6 +179,7 @@ class ReplicationCluster(pulumi.ComponentResource):
             "replicationPassword": replication_password,
             "semiSync": boot.semi_sync,
             "timeout": boot.replication_timeout,
+            **links,
         }, pulumi.ResourceOptions(parent=self, depends_on=[n.service.resource for n in db_nodes]))
 
     def _proxy_secrets(self, child: pulumi.ResourceOptions) -> dict[str, dict[str, pulumi.Output[str]]]:
@@ -208,7 +217,7 @@ class ReplicationCluster(pulumi.ComponentResource):
         if schema:
             extra["schema"] = schema
         return DatabaseUsers("users", {
-            "primary": next(n for n in db_nodes if n.role == "primary").admin_endpoint,
+            "primary": next(n for n in db_nodes if n.name == self.primary).admin_endpoint,
             "rootUser": boot.root_user,
             "rootPassword": self.root_password,
             "monitoringUser": boot.monitoring_user,
@@ -255,7 +264,7 @@ class ReplicationCluster(pulumi.ComponentResource):
             "proxies": [{"name": proxy.name, "transport": self.orchestrator.transport,
                          **self._proxy_targets[proxy.name], **_access(service)} for proxy, service in proxies],
             "primary": self.primary,
-            "replicas": [n.name for n in db_nodes if n.role == "replica"],
+            "replicas": self._readers(),
             "generations": [n.service.generation for n in db_nodes] + [s.generation for s in services],
             "timeout": self.spec.bootstrap.proxy_sync_timeout,
         }, pulumi.ResourceOptions(parent=self, depends_on=[s.resource for s in services]))
@@ -279,7 +288,10 @@ class ReplicationCluster(pulumi.ComponentResource):
                                  primary=nodes.get(primary, ProxyNode(primary, "", 0)),
                                  replicas=[b for n, b in nodes.items() if n != primary],
                                  bootstrap=self.spec.bootstrap, sql_client=self.orchestrator.sql_client,
-                                 run_as_root=self.orchestrator.runs_as_root)
+                                 run_as_root=self.orchestrator.runs_as_root, extra=extra)
+
+        # Multi-master and ring: every node is read from, the preferred primary too (HAProxy).
+        extra = {"primary_reads": True} if self.layout.topology in MULTI_SOURCE else {}
 
         endpoints = pulumi.Output.all(*[n.endpoint for n in db_nodes])
         if k.config_has_secrets:
@@ -296,13 +308,22 @@ class ReplicationCluster(pulumi.ComponentResource):
             # were): a change of the nodes leaves them as they are.
             files = pulumi.Output.secret(pulumi.Output.all(placement, pulumi.Output.all(**secrets)).apply(
                 lambda v: k.render_files(context(v[0], None), v[1])))
-        replicas = [n.name for n in db_nodes if n.role == "replica"]
+        replicas = self._readers()
         routes = {"write": [primary], "read": replicas or [primary]}
+        if self.layout.topology != "master-slave":
+            routes["write"] = [primary] + [n for n in self.layout.writable if n != primary]
         return self.orchestrator.proxy(
             ProxyRequest(service=proxy.name, kind=proxy.kind, config=config, placement=placement, routes=routes,
                          files=files,
                          inputs=k.resource_inputs(self.spec.bootstrap.root_user, self.root_password) or None),
             pulumi.ResourceOptions(parent=self, depends_on=[users] if users else []))
+
+    def _readers(self) -> list[str]:
+        """The nodes the read side balances over: the replicas (the relay too); every node of a multi-master or
+        ring topology. Empty for a lone primary."""
+        if self.layout.topology in MULTI_SOURCE:
+            return list(self.layout.nodes)
+        return [n for n in self.layout.nodes if n not in self.layout.writable]
 
     def _sysbench(self, db_nodes: list[Node], proxies: list[tuple[ProxySpec, PlacedService]]) -> Sysbench:
         """sysbench tables through the first proxy's write listener (the primary without one), after proxy sync."""
@@ -315,7 +336,7 @@ class ReplicationCluster(pulumi.ComponentResource):
             target = pulumi.Output.all(service.host, service.ports).apply(
                 lambda v: {"via": proxy.name, "host": v[0], "port": int(v[1][listener])})
         else:
-            primary = next(n for n in db_nodes if n.role == "primary")
+            primary = next(n for n in db_nodes if n.name == self.primary)
             target = primary.endpoint.apply(lambda e: {"via": e["name"], "host": e["host"], "port": int(e["port"])})
         depends = [self.proxy_sync] if self.proxy_sync is not None else [n.service.resource for n in db_nodes]
         return Sysbench("sysbench", {
@@ -391,8 +412,8 @@ class ReplicationCluster(pulumi.ComponentResource):
             both = pulumi.Output.all(service.host, service.ports)
             return (both.apply(lambda v: _address(v[0], v[1][k.write_listener])),
                     both.apply(lambda v: _address(v[0], v[1][k.read_listener])))
-        primary = next(n for n in nodes if n.role == "primary")
-        reader = next((n for n in nodes if n.role == "replica"), primary)
+        primary = next(n for n in nodes if n.name == self.primary)
+        reader = next((n for n in nodes if n.name in self._readers() and n.name != self.primary), primary)
         return (primary.endpoint.apply(lambda e: _address(e["host"], e["port"])),
                 reader.endpoint.apply(lambda e: _address(e["host"], e["port"])))
 

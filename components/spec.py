@@ -43,7 +43,7 @@ NAMESPACE = "replstack"
 Orchestrator = Literal["local", "onpremise", "opensvc", "slapos", "kube"]
 ProxyKind = Literal["haproxy", "proxysql", "maxscale", "shardproxy", "mysqlrouter", "sphinx"]
 Flavor = Literal["mariadb", "mysql", "percona"]
-Topology = Literal["master-slave"]
+Topology = Literal["master-slave", "master-slave-no-gtid", "multi-master", "multi-tier-slave", "ring"]
 
 # What each orchestrator can run today; a known value that is not here yet is refused with this list.
 IMPLEMENTED_ORCHESTRATORS: tuple[str, ...] = registry.available()
@@ -687,8 +687,12 @@ class LoadSpec(_Model):
 class BootstrapSpec(_Model):
     """How the replication topology and its users are set up after the databases start."""
 
-    topology: Topology = "master-slave"
+    topology: Topology = Field("master-slave", description="who replicates from whom (README: Topologies)")
+    multi_master_writable: Literal["one", "both"] = Field(
+        "one", alias="multiMasterWritable", description="multi-master: 'one' (the preferred primary takes writes, "
+        "the other is read-only) or 'both' (both take writes; the write endpoint still prefers the primary)")
     semi_sync: bool = Field(False, alias="semiSync")
+
     replication_user: str = Field("replstack_repl", alias="replicationUser")
     monitoring_user: str = Field("replstack_monitor", alias="monitoringUser")
     check_user: str = Field("replstack_check", alias="checkUser", description="account the proxies' health "
@@ -997,6 +1001,7 @@ class ClusterSpec(_Model):
             problems.append(("database.snapshots.node", f"{snapshot_node!r} is not a node of this cluster; allowed: "
                              f"{', '.join(nodes)}"))
         problems += self._fixed_port_checks()
+        problems += self._topology_checks()
         problems += self._flavor_checks()
         if self.database.preferred_primary is not None and self.database.preferred_primary not in nodes:
             problems.append(("database.preferredPrimary", f"{self.database.preferred_primary!r} is not a node of "
@@ -1059,6 +1064,38 @@ class ClusterSpec(_Model):
 
             self.local.mariadb_bin_dir = db.binary_dir
         return []
+
+    def _topology_checks(self) -> list[tuple[str, str]]:
+        """Node counts and options each topology needs (README: Topologies)."""
+        boot, count = self.bootstrap, self.database.nodes
+        topology = boot.topology
+        problems: list[tuple[str, str]] = []
+        if topology == "multi-master" and count != 2:
+            problems.append(("database.nodes", f"{count} nodes with bootstrap.topology multi-master: two nodes "
+                             "replicate from each other, a third would have no source; allowed: 2 (or the ring "
+                             "topology for more)"))
+        if topology == "ring" and count < 3:
+            problems.append(("database.nodes", f"{count} node(s) with bootstrap.topology ring: a ring needs 3 nodes "
+                             "or more; allowed: 3 or more (or multi-master for 2)"))
+        if topology == "multi-tier-slave" and count < 3:
+            problems.append(("database.nodes", f"{count} node(s) with bootstrap.topology multi-tier-slave: the "
+                             "primary, a relay and at least one leaf replicating from the relay; allowed: 3 or "
+                             "more (or master-slave for fewer)"))
+        if topology != "master-slave" and boot.semi_sync:
+            why = {"master-slave-no-gtid": "replstack turns it on for GTID replicas only",
+                   "multi-master": "each node is a source of the other: each commit would wait on the other",
+                   "ring": "each node is a source of the next: each commit would wait on the next node",
+                   "multi-tier-slave": "the leaves replicate from the relay, so the primary would wait on the relay "
+                   "alone"}[topology]
+            problems.append(("bootstrap.semiSync", f"true with bootstrap.topology {topology}: {why}; allowed: "
+                             "false, or the master-slave topology"))
+        if "multi_master_writable" in boot.model_fields_set and topology != "multi-master":
+            problems.append(("bootstrap.multiMasterWritable", f"applies to the multi-master topology only, not "
+                             f"{topology}; allowed: remove the key"))
+        if topology != "master-slave" and self.orchestrator == "kube":
+            problems.append(("bootstrap.topology", f"{topology!r} is not supported by the kube orchestrator yet (its "
+                             "services route by a primary and replica label); supported: master-slave"))
+        return problems
 
     def network_settings(self) -> dict[str, list[str]]:
         """The network keys the stack sets, by key path (``database.network``, ``proxies[0].network``)."""

@@ -17,6 +17,7 @@ import pulumi
 import pymysql
 from pulumi.dynamic import CheckFailure, CreateResult, ReadResult, Resource, UpdateResult
 
+from components.configurator.topologies import MULTI_SOURCE, attach_order
 from components.datacheck import DataMismatch, verify_seeded
 from components.dynamic import NO_ACTION, PlannedProvider, differs, is_known, names, resource_options
 
@@ -84,7 +85,9 @@ def _slave_status(conn: pymysql.connections.Connection) -> dict[str, Any] | None
 
 
 def diagnose(node: dict[str, Any], primary: dict[str, Any], props: dict[str, Any],
-             timeout: float = 5.0) -> Diagnosis:
+             timeout: float = 5.0, errant_check: bool = True) -> Diagnosis:
+    """``node`` read against ``primary``, the source it should replicate from (``errant_check`` off: a node of a
+    multi-source topology writes transactions of its own)."""
     try:
         with connect(_endpoint(node, props), timeout=timeout) as conn:
             status = _slave_status(conn)
@@ -93,7 +96,7 @@ def diagnose(node: dict[str, Any], primary: dict[str, Any], props: dict[str, Any
             errant = _own_gtids(variable(conn, "gtid_binlog_pos"), variable(conn, "server_id"))
     except pymysql.MySQLError as error:
         return Diagnosis(node["name"], NodeState.UNREACHABLE, error=str(error))
-    if node["name"] != primary["name"] and errant:
+    if errant_check and node["name"] != primary["name"] and errant:
         errant = _not_on_primary(errant, primary, props, timeout)
         if errant:
             return Diagnosis(node["name"], NodeState.ERRANT, read_only, current, errant=errant)
@@ -108,7 +111,8 @@ def diagnose(node: dict[str, Any], primary: dict[str, Any], props: dict[str, Any
 
 
 class ReplicationTopologyProvider(PlannedProvider):
-    compared = ("nodes", "primary", "rootUser", "rootPassword", "replicationUser", "replicationPassword", "semiSync")
+    compared = ("nodes", "primary", "rootUser", "rootPassword", "replicationUser", "replicationPassword", "semiSync",
+                "topology", "sources", "writable")
 
     # -- the plan (check) ------------------------------------------------------------------------------------
     def refuse(self, olds: dict[str, Any], news: dict[str, Any]) -> list[CheckFailure]:
@@ -117,6 +121,9 @@ class ReplicationTopologyProvider(PlannedProvider):
         old_primary, new_primary = olds.get("primary"), news.get("primary")
         if not old_primary or not new_primary:
             return []
+        refused = _refuse_topology_change(olds, news)
+        if refused:
+            return refused
         if not _names_known(news.get("nodes")):
             return []  # checked again when the update runs, with the names known
         old_nodes, new_nodes = _named(olds.get("nodes")), _named(news.get("nodes"))
@@ -135,6 +142,8 @@ class ReplicationTopologyProvider(PlannedProvider):
         primary = news["primary"]
         new_nodes = _named(news.get("nodes"))
         replicas = [name for name in new_nodes if name != primary]
+        if not olds and news.get("topology"):
+            return f"create: {news['topology']}: {_describe_links(news)}; wait until every node catches up"
         if not olds:
             return (f"create: {primary} is the primary; {names(replicas)} replicate from it with GTID, "
                     "read-only; wait until they catch up")
@@ -183,11 +192,11 @@ class ReplicationTopologyProvider(PlannedProvider):
         if not is_known(news.get("nodes")):
             return []
         try:
-            primary = next(n for n in news["nodes"] if n["name"] == news["primary"])
             broken: list[str] = []
             errant: list[str] = []
-            for node in (n for n in news["nodes"] if n["name"] != news["primary"]):
-                state = diagnose(node, primary, {**news, "rootPassword": olds.get("rootPassword", "")}, timeout=2)
+            look = {**news, "rootPassword": olds.get("rootPassword", "")}
+            for node, primary in _links(news):
+                state = diagnose(node, primary, look, timeout=2, errant_check=news.get("topology") not in MULTI_SOURCE)
                 if state.state is NodeState.ERRANT:
                     errant.append(errant_message(node["name"], news["primary"], state.errant))
                 elif state.state is not NodeState.REPLICATING:
@@ -195,19 +204,26 @@ class ReplicationTopologyProvider(PlannedProvider):
         except Exception:  # noqa: BLE001  (a look that fails must not fail the preview)
             return []
         words = [f"refuse: {message}" for message in errant]
+        source = news["primary"] if not news.get("topology") else "its source"
         if broken:
-            words.append(f"repair: {names(broken)} not replicating from {news['primary']}; replication is restarted")
+            words.append(f"repair: {names(broken)} not replicating from {source}; replication is restarted")
         return words
 
     # -- the lifecycle ---------------------------------------------------------------------------------------
     def create(self, props: dict[str, Any]) -> CreateResult:
-        self._converge(props)
+        if props.get("topology"):
+            self._converge_links(props)
+        else:
+            self._converge(props)
         return CreateResult(id_=f"topology-{props['primary']}", outs=self._outs(props))
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         if olds.get("primary") and olds["primary"] != news["primary"]:
             self._switchover(olds, news)
-        self._converge(news)
+        if news.get("topology"):
+            self._converge_links(news)
+        else:
+            self._converge(news)
         return UpdateResult(outs=self._outs(news))
 
     def _switchover(self, olds: dict[str, Any], news: dict[str, Any]) -> None:
@@ -235,8 +251,8 @@ class ReplicationTopologyProvider(PlannedProvider):
             raise
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        primary = self._primary(props)
-        states = {n["name"]: diagnose(n, primary, props) for n in self._replicas(props)}
+        check = props.get("topology") not in MULTI_SOURCE
+        states = {n["name"]: diagnose(n, source, props, errant_check=check) for n, source in _links(props)}
         replicating = [name for name, state in states.items() if state.state is NodeState.REPLICATING]
         errant = {name: state.errant for name, state in states.items() if state.state is NodeState.ERRANT}
         return ReadResult(id_=id_, outs={**props, "replicating": replicating, "errant": errant})
@@ -254,8 +270,132 @@ class ReplicationTopologyProvider(PlannedProvider):
         return [n for n in props["nodes"] if n["name"] != props["primary"]]
 
     def _outs(self, props: dict[str, Any]) -> dict[str, Any]:
-        return {**props, "replicas": [n["name"] for n in self._replicas(props)],
-                "replicating": [n["name"] for n in self._replicas(props)], "errant": {}}
+        linked = [n["name"] for n, _ in _links(props)]
+        return {**props, "replicas": [n["name"] for n in self._replicas(props)], "replicating": linked, "errant": {}}
+
+    # -- the other topologies: each node attached to its own source -----------------------------------------
+    def _converge_links(self, props: dict[str, Any]) -> None:
+        """Every node with a source replicates from it (in the chain's order, so that the replication account,
+        created on the primary and replicated, is on each source before its replica logs in), the nodes that
+        take writes have read_only off and the others on; then every node catches up with every node's
+        writes."""
+        nodes = {n["name"]: n for n in props["nodes"]}
+        primary = nodes[props["primary"]]
+        multi = props["topology"] in MULTI_SOURCE
+        if not multi:
+            errant = [errant_message(n["name"], primary["name"], state.errant) for n in self._replicas(props)
+                      if (state := diagnose(n, primary, props)).state is NodeState.ERRANT]
+            if errant:
+                raise TopologyError("; ".join(errant))
+        self._prepare_source(primary, props)
+        for name in attach_order(props["sources"], primary["name"], list(nodes)):
+            self._link(nodes[name], nodes[props["sources"][name]], props, multi)
+            self._wait_links(props, [nodes[name]])
+        self._wait_links(props, list(nodes.values()))
+
+    def _prepare_source(self, primary: dict[str, Any], props: dict[str, Any]) -> None:
+        """The replication account, created on the primary (replicated, as a password hash), and read_only off
+        there; unlike master-slave's primary, the primary of a ring or multi-master keeps its own source."""
+        account = quote_account(props["replicationUser"], "%")
+        hashed = native_password_hash(props["replicationPassword"])
+        try:
+            with connect(_endpoint(primary, props)) as conn:
+                quiet_session(conn, binlog=True)
+                _restrict_root(conn, props)
+                if not query(conn, "SELECT 1 FROM mysql.user WHERE user = %s AND host = '%%'",
+                             (props["replicationUser"],)):
+                    execute(conn, f"CREATE USER {account} IDENTIFIED BY PASSWORD %s", (hashed,))
+                elif not _can_login(primary, props["replicationUser"], props["replicationPassword"]):
+                    execute(conn, f"ALTER USER {account} IDENTIFIED BY PASSWORD %s", (hashed,))
+                execute(conn, f"GRANT REPLICATION SLAVE, SLAVE MONITOR ON *.* TO {account}")
+                if variable(conn, "read_only") == "1":
+                    execute(conn, "SET GLOBAL read_only = 0")
+        except pymysql.MySQLError as error:
+            raise TopologyError(f"primary {primary['name']}: {error}") from None
+
+    def _link(self, node: dict[str, Any], source: dict[str, Any], props: dict[str, Any], multi: bool) -> None:
+        state = diagnose(node, source, props, errant_check=not multi)
+        if state.state is NodeState.UNREACHABLE:
+            raise TopologyError(f"{node['name']} is unreachable: {state.error}")
+        read_only = node["name"] not in props["writable"]
+        with connect(_endpoint(node, props)) as conn:
+            # CHANGE MASTER carries the replication password: out of the general and slow logs.
+            quiet_session(conn, binlog=False)
+            _restrict_root(conn, props)
+            if state.read_only != read_only:
+                execute(conn, f"SET GLOBAL read_only = {int(read_only)}")
+            if state.state is NodeState.REPLICATING:
+                return
+            if state.state is NodeState.BROKEN:
+                execute(conn, "START SLAVE")
+                return
+            if state.state is NodeState.ELSEWHERE:
+                execute(conn, "STOP SLAVE")
+            account = (source["host"], int(source["port"]), props["replicationUser"], props["replicationPassword"])
+            common = ("CHANGE MASTER TO MASTER_HOST = %s, MASTER_PORT = %s, MASTER_USER = %s, MASTER_PASSWORD = %s, "
+                      "MASTER_CONNECT_RETRY = 2, ")
+            if props["topology"] == "master-slave-no-gtid":
+                # Positional: the source's current binary-log coordinates at attach time.
+                with connect(_endpoint(source, props)) as src:
+                    status = query(src, "SHOW MASTER STATUS")
+                if not status:
+                    raise TopologyError(f"{source['name']} has no binary log; {node['name']} cannot follow it")
+                execute(conn, common + "MASTER_LOG_FILE = %s, MASTER_LOG_POS = %s, MASTER_USE_GTID = no",
+                        (*account, status[0]["File"], int(status[0]["Position"])))
+            else:
+                if not state.gtid_current_pos:
+                    self._check_primary_has_full_history(source, props, node["name"])
+                else:
+                    execute(conn, "SET GLOBAL gtid_slave_pos = @@gtid_current_pos")
+                execute(conn, common + "MASTER_USE_GTID = slave_pos", account)
+            execute(conn, "START SLAVE")
+
+    def _wait_links(self, props: dict[str, Any], nodes: list[dict[str, Any]]) -> None:
+        """Each of ``nodes`` replicates from its source (when it has one) and holds every GTID that every node
+        has logged (a ring's or multi-master's writes of each node included)."""
+        target: dict[str, int] = {}
+        for node in props["nodes"]:
+            with connect(_endpoint(node, props)) as conn:
+                _merge_gtids(target, variable(conn, "gtid_binlog_pos"))
+        by_name = {n["name"]: n for n in props["nodes"]}
+        multi = props["topology"] in MULTI_SOURCE
+        positional = props["topology"] == "master-slave-no-gtid"
+        # Positional replicas start at their source's coordinates of the attach, without its earlier GTIDs: they
+        # are in sync when they have executed up to the source's current coordinates.
+        coordinates: dict[str, tuple[str, int]] = {}
+        if positional:
+            for name in {props["sources"].get(n["name"]) for n in nodes} - {None}:
+                with connect(_endpoint(by_name[name], props)) as conn:
+                    status = query(conn, "SHOW MASTER STATUS")
+                coordinates[name] = (status[0]["File"], int(status[0]["Position"])) if status else ("", 0)
+        for node in nodes:
+            last: dict[str, Any] = {}
+            source = by_name.get(props["sources"].get(node["name"], ""))
+
+            def in_sync(node: dict[str, Any] = node, source: dict[str, Any] | None = source,
+                        last: dict[str, Any] = last) -> bool:
+                if source is not None:
+                    state = last["state"] = diagnose(node, source, props, errant_check=not multi)
+                    if state.state is not NodeState.REPLICATING:
+                        return False
+                with connect(_endpoint(node, props)) as conn:
+                    if positional and source is not None:
+                        status = _slave_status(conn) or {}
+                        return (status.get("Relay_Master_Log_File"), int(status.get("Exec_Master_Log_Pos") or 0)) \
+                            >= coordinates[source["name"]]
+                    have: dict[str, int] = {}
+                    _merge_gtids(have, variable(conn, "gtid_binlog_pos"))
+                    _merge_gtids(have, variable(conn, "gtid_slave_pos"))
+                return all(have.get(domain, -1) >= seq for domain, seq in target.items())
+
+            try:
+                wait_until(in_sync, timeout=props["timeout"],
+                           what=f"{node['name']} to replicate from {source['name'] if source else 'its replicas'} "
+                           f"up to GTID {_gtid_text(target)}")
+            except WaitTimeout as error:
+                state = last.get("state")
+                detail = f" (state {state.state.value}{': ' + state.error if state.error else ''})" if state else ""
+                raise TopologyError(f"{error}{detail}") from None
 
     def _converge(self, props: dict[str, Any]) -> None:
         primary = self._primary(props)
@@ -362,6 +502,53 @@ class ReplicationTopologyProvider(PlannedProvider):
                 detail = f" (state {state.state.value}{': ' + state.error if state and state.error else ''})" \
                     if state else ""
                 raise TopologyError(f"{error}{detail}") from None
+
+
+def _links(props: dict[str, Any]) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """(node, the node it replicates from) for every node that replicates."""
+    nodes = {n["name"]: n for n in props["nodes"]}
+    if not props.get("topology"):
+        return [(n, nodes[props["primary"]]) for n in props["nodes"] if n["name"] != props["primary"]]
+    return [(nodes[name], nodes[source]) for name, source in props["sources"].items()
+            if name in nodes and source in nodes]
+
+
+def _describe_links(props: dict[str, Any]) -> str:
+    how = "by binary-log file and position" if props.get("topology") == "master-slave-no-gtid" else "with GTID"
+    links = ", ".join(f"{name} ← {source}" for name, source in props.get("sources", {}).items())
+    return f"{links} ({how}); {names(list(props.get('writable') or []))} take(s) writes, the others are read-only"
+
+
+def _refuse_topology_change(olds: dict[str, Any], news: dict[str, Any]) -> list[CheckFailure]:
+    """What the other topologies cannot do on a running cluster (yet): change topology, switch over, change the
+    node count."""
+    old_topology, new_topology = olds.get("topology") or "master-slave", news.get("topology") or "master-slave"
+    if old_topology != new_topology:
+        return [CheckFailure("topology", f"bootstrap.topology {old_topology} → {new_topology} on a running cluster "
+                             "is not supported; allowed: the topology the cluster was created with (create a new "
+                             "stack for another)")]
+    if new_topology == "master-slave":
+        return []
+    if olds.get("primary") != news.get("primary"):
+        return [CheckFailure("primary", f"database.preferredPrimary {olds.get('primary')} → {news.get('primary')}: "
+                             f"a switchover is supported on the master-slave topology only, not {new_topology}; "
+                             f"allowed: {olds.get('primary')}")]
+    if _names_known(news.get("nodes")) and set(_named(olds.get("nodes"))) != set(_named(news.get("nodes"))):
+        return [CheckFailure("nodes", f"database.nodes: adding or removing nodes of a {new_topology} topology is not "
+                             "supported yet; allowed: the node count the cluster was created with")]
+    return []
+
+
+def _merge_gtids(into: dict[str, int], position: str) -> None:
+    """Fold a GTID position (domain-server-sequence, comma-separated) into the highest sequence per domain."""
+    for gtid in position.split(","):
+        parts = gtid.strip().split("-")
+        if len(parts) == 3 and all(p.isdigit() for p in parts):
+            into[parts[0]] = max(into.get(parts[0], -1), int(parts[2]))
+
+
+def _gtid_text(position: dict[str, int]) -> str:
+    return ",".join(f"{domain}-*-{seq}" for domain, seq in sorted(position.items())) or "(none)"
 
 
 def variable_session(conn: pymysql.connections.Connection, name: str) -> str:

@@ -86,11 +86,12 @@ def haproxy_paths(placement: Placement) -> HAProxyPaths:
 
 
 def render_haproxy_cfg(*, cluster: str, name: str, placement: Placement, primary: Backend,
-                       replicas: list[Backend], maxconn: int = 4096) -> str:
+                       replicas: list[Backend], maxconn: int = 4096, primary_reads: bool = False) -> str:
     """The read side balances over the replicas, with the primary as a backup server that takes reads only
-    when no replica is up (and as the only reader of a cluster without replicas). Services listen on the
-    placement's ``bind`` address when it has one (a wildcard the stack allows), else on its host. Every value
-    is one word of its line (``UnsafeValue`` otherwise), whatever validated it before."""
+    when no replica is up (and as the only reader of a cluster without replicas); with ``primary_reads``
+    (multi-master and ring topologies, where every node is a source) over every node, the primary included.
+    Services listen on the placement's ``bind`` address when it has one (a wildcard the stack allows), else on its
+    host. Every value is one word of its line (``UnsafeValue`` otherwise), whatever validated it before."""
     paths = haproxy_paths(placement)
     bind = placement.extra.get("bind") or placement.host
     for what, value in [("cluster", cluster), ("name", name), ("address", placement.host), ("bind address", bind),
@@ -107,6 +108,7 @@ def render_haproxy_cfg(*, cluster: str, name: str, placement: Placement, primary
         paths=paths,
         primary=primary,
         readers=replicas or [primary],
+        primary_reads=primary_reads,
         maxconn=maxconn,
         write_backend=WRITE_BACKEND,
         read_backend=READ_BACKEND,

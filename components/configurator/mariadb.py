@@ -79,15 +79,18 @@ def replication_settings(db: DatabaseSpec, server_id: int, primary: bool) -> dic
     }
 
 
-def database_settings(db: DatabaseSpec, server_id: int, primary: bool) -> dict[str, str]:
-    """Every generated server setting of a node, in the order they are written; tags and the stack's own
-    ``settings`` override the generated values, in that order."""
+def database_settings(db: DatabaseSpec, server_id: int, primary: bool,
+                      topology: dict[str, str] | None = None) -> dict[str, str]:
+    """Every generated server setting of a node, in the order they are written; ``topology`` (what the replication
+    topology adds to this node: components.configurator.topologies), then tags and the stack's own ``settings``
+    override the generated values, in that order. ``primary``: the node takes writes (read_only off)."""
     settings = {
         "skip_name_resolve": "1",
         # LOAD DATA LOCAL would let any SQL statement a client runs upload files of the client's host.
         "local_infile": "0",
         "max_connections": str(db.max_connections),
         **replication_settings(db, server_id, primary),
+        **(topology or {}),
         **memory_settings(db),
         **io_settings(db),
     }

@@ -17,7 +17,8 @@ class HAProxyKind(ProxyKind):
         return render_haproxy_cfg(
             cluster=ctx.cluster, name=ctx.proxy.name or "", placement=ctx.placement,
             primary=Backend(ctx.primary.name, ctx.primary.host, ctx.primary.port),
-            replicas=[Backend(r.name, r.host, r.port) for r in ctx.replicas])
+            replicas=[Backend(r.name, r.host, r.port) for r in ctx.replicas],
+            primary_reads=bool(ctx.extra.get("primary_reads")))
 
     def render_files(self, ctx: RenderContext, secrets: Mapping[str, str]) -> dict[str, str]:
         return render_check_files(
