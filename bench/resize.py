@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import shutil
 import socket
 import subprocess
@@ -130,6 +131,12 @@ def bare(stack: CliStack, scratch: Path) -> dict[str, float]:
     return times
 
 
+def step_times(output: str) -> list[tuple[str, float]]:
+    """Each resource step of an update as ``up`` prints it (``db3 created (9s)``), slowest first."""
+    steps = re.findall(r"(\S+) (created|updated|deleted|replaced) \((\d+(?:\.\d+)?)s\)", output)
+    return sorted(((f"{name} ({op})", float(seconds)) for name, op, seconds in steps), key=lambda item: -item[1])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--size-mb", type=int, default=1024, help="dataset size to load (MB of rows)")
@@ -146,11 +153,13 @@ def main() -> None:
             print(f"bare      {step:32s} {seconds:7.1f} s")
         stack.config_set("replstack:database.nodes", 3)
         mark = time.monotonic()
-        stack.up().ok()
+        output = stack.up().ok().output
         took = time.monotonic() - mark
         record = json.loads((tmp / "data" / "replstack-bench" / "db3" / "seed.json").read_text())
         print(f"replstack up (nodes 2 -> 3, preview included) {took:7.1f} s; the copy: {record['copiedMB']} MB "
               f"from {record['source']} in {record['seconds']} s")
+        for name, seconds in step_times(output)[:6]:
+            print(f"replstack step {name:40s} {seconds:7.1f} s")
         print(f"ratio: {took / times['total']:.2f} x the bare commands (goal <= 1.5)")
     finally:
         stack.run("destroy", "--yes")

@@ -1,8 +1,9 @@
 """Seeding a new replica from a physical copy of a running node, over the ``Host`` transport.
 
 ``mariadb-backup --backup --stream=xbstream`` runs on the source's host (a healthy replica, else the primary),
-its stream goes through the engine into ``mbstream -x`` on the new node's host (the two may be different
-machines), then ``mariadb-backup --prepare`` makes the copy consistent there. The copy's GTID position comes
+its stream goes into ``mbstream -x`` on the new node's host, then ``mariadb-backup --prepare`` makes the copy
+consistent there. When both are one machine the two commands are one shell pipeline there; when they are two
+machines the stream passes through the engine. The copy's GTID position comes
 from the backup's binlog info (``mariadb_backup_binlog_info``, ``xtrabackup_binlog_info`` in older servers): the
 new node starts with ``gtid_slave_pos`` at it, so it replicates from the primary from that point on and needs
 none of the binary logs the primary may have purged.
@@ -16,6 +17,8 @@ from __future__ import annotations
 import contextlib
 import json
 import re
+import shlex
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import PurePosixPath
@@ -23,7 +26,7 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from components.configurator.mariadb import MariaDBPaths, node_paths
 from components.configurator.placement import Placement
-from components.orchestrators.hosts import CommandFailed, CommandStream, Host, host_for, os_user_of
+from components.orchestrators.hosts import CommandFailed, CommandStream, Host, LocalHost, host_for, os_user_of
 from components.sql import Endpoint, connect, execute, query, variable
 
 BINLOG_INFO = ("mariadb_backup_binlog_info", "xtrabackup_binlog_info")
@@ -146,15 +149,21 @@ def seed(source: Peer, target_host: Host, target: MariaDBPaths, install_db: str,
     if source.role == "replica":
         argv.append("--slave-info")
     copied = 0
+    extract = [mbstream, "-x", "-C", target.datadir]
     try:
-        with _stream(source.host, argv, writes=False) as reader, \
-                _stream(target_host, [mbstream, "-x", "-C", target.datadir], writes=True) as writer:
-            while chunk := reader.read(CHUNK):
-                writer.write(chunk)
-                copied += len(chunk)
-                progress.say(f"{node}: copied {copied / 2**20:.0f} MB from {source.name}", force=False)
-            writer.finish(COPY_TIMEOUT)
-            log = reader.finish(COPY_TIMEOUT)
+        if same_machine(source.host, target_host):
+            copied, log = _pipe_here(target_host, argv, extract, target.datadir, node_dir,
+                                     lambda mb: progress.say(f"{node}: copied {mb:.0f} MB from {source.name}",
+                                                             force=False))
+        else:
+            with _stream(source.host, argv, writes=False) as reader, \
+                    _stream(target_host, extract, writes=True) as writer:
+                while chunk := reader.read(CHUNK):
+                    writer.write(chunk)
+                    copied += len(chunk)
+                    progress.say(f"{node}: copied {copied / 2**20:.0f} MB from {source.name}", force=False)
+                writer.finish(COPY_TIMEOUT)
+                log = reader.finish(COPY_TIMEOUT)
     except (CommandFailed, OSError) as error:
         target_host.remove_tree(target.datadir)
         raise SeedFailed(f"{node}: the copy from {source.name} failed: {_one_line(error)}") from None
@@ -229,6 +238,46 @@ def append_log(host: Host, node_dir: str, text: str) -> None:
 
 
 # -- streams over a host's transport ----------------------------------------------------------------------------
+def same_machine(one: Host, other: Host) -> bool:
+    """Whether two hosts are one machine: both this one, or the same account at the same SSH address."""
+    if isinstance(one, LocalHost) and isinstance(other, LocalHost):
+        return True
+    first, second = getattr(one, "access", None), getattr(other, "access", None)
+    return first is not None and second is not None and type(one) is type(other) and \
+        (first.address, int(first.port), first.user) == (second.address, int(second.port), second.user)
+
+
+def _pipe_here(host: Host, source_argv: Sequence[str], target_argv: Sequence[str], datadir: str, node_dir: str,
+               progress: Callable[[float], None]) -> tuple[int, str]:
+    """``source_argv | target_argv`` as one pipeline on ``host`` (its standard error in a log beside the node),
+    with ``progress`` told the copy's size every few seconds; returns the bytes copied and that log."""
+    log_path = str(PurePosixPath(node_dir) / BACKUP_LOG)
+    script = (f"set -o pipefail; {shlex.join(source_argv)} 2>{shlex.quote(log_path)} | {shlex.join(target_argv)}")
+    done = threading.Event()
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            host.run(["bash", "-c", script], timeout=COPY_TIMEOUT)
+        except BaseException as error:  # noqa: BLE001  (re-raised by the caller's thread)
+            failure.append(error)
+        finally:
+            done.set()
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    while not done.wait(PROGRESS_EVERY):
+        try:
+            progress(int(host.run(["du", "-sm", datadir], timeout=30).split()[0]))
+        except (CommandFailed, ValueError, IndexError):
+            pass
+    worker.join()
+    log = host.read_file(log_path) or ""
+    if failure:
+        raise CommandFailed(f"{failure[0]}; {log.strip()[-1000:]}")
+    return int(host.run(["du", "-sb", datadir], timeout=60).split()[0]), log
+
+
 def pipe_between(source: Host, source_argv: Sequence[str], target: Host, target_argv: Sequence[str],
                  progress: Callable[[int], None] | None = None, timeout: float = COPY_TIMEOUT) -> int:
     """Runs ``source_argv`` on ``source`` with its output fed to ``target_argv`` on ``target`` (the two may be
