@@ -370,6 +370,8 @@ class DatabaseSpec(_Model):
     domain_id: int = Field(0, alias="domainId", ge=0, le=4_294_967_295, description="gtid_domain_id")
     port: int | None = Field(None, ge=1, le=65535, description="fixed SQL port: db1 listens on it, dbN on port + "
                              "N - 1; default: a free port picked per node")
+    ports: dict[str, int] = Field(default_factory=dict, description="fixed SQL port by node name, e.g. {db1: "
+                                  "3306}; wins over port for that node")
     network: NetworkSpec = Field(default_factory=NetworkSpec)
     disk_size: int = Field(20, alias="diskSize", ge=1, le=1_048_576, description="data disk per node, GB (for "
                            "backends that size volumes)")
@@ -459,6 +461,20 @@ class DatabaseSpec(_Model):
                 out[server.canonical(key)] = value
         _refuse(problems)
         return out
+
+    @field_validator("ports")
+    @classmethod
+    def _node_ports(cls, ports: dict[str, int]) -> dict[str, int]:
+        """Node names (db1, db2, ...; one beyond database.nodes waits for that node) and TCP ports."""
+        problems = []
+        for name, port in ports.items():
+            if not re.fullmatch(r"db[1-9][0-9]{0,1}", name):
+                problems.append((f"database.ports.{name}", "is not a node name; allowed: db1, db2, ... (dbN is the "
+                                 "N-th node)"))
+            elif not 1 <= int(port) <= 65535:
+                problems.append((f"database.ports.{name}", f"{port} is not a TCP port; allowed: 1 to 65535"))
+        _refuse(problems)
+        return ports
 
     @field_validator("image")
     @classmethod
@@ -1112,8 +1128,10 @@ class ClusterSpec(_Model):
     def fixed_ports(self) -> dict[str, tuple[dict[str, int], str]]:
         """The ports the stack fixes, by service: ({port name: port}, the key that sets them)."""
         fixed: dict[str, tuple[dict[str, int], str]] = {}
-        if self.database.port is not None:
-            for i, node in enumerate(self.database.node_names()):
+        for i, node in enumerate(self.database.node_names()):
+            if node in self.database.ports:
+                fixed[node] = ({"mysql": self.database.ports[node]}, f"replstack:database.ports.{node}")
+            elif self.database.port is not None:
                 fixed[node] = ({"mysql": self.database.port + i}, "replstack:database.port")
         for i, proxy in enumerate(self.proxy_services()):
             if proxy.ports:

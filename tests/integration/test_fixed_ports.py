@@ -1,4 +1,4 @@
-"""Ports the stack fixes (``database.port``, ``proxies[].ports``) on real processes, through the CLI: the nodes and
+"""Ports the stack fixes (``database.port``, ``database.ports``, ``proxies[].ports``) on real processes, through the CLI: the nodes and
 the proxy listen where the stack says; moving ``database.port`` previews as the port change and moves every node
 with replication and routing following; a fixed port another program holds fails the preview naming it, before
 anything is touched."""
@@ -86,6 +86,19 @@ def test_moving_the_database_port_moves_every_node(stack):
     assert ports_of(stack) == {"db1": new, "db2": new + 1}
     assert not {old, old + 1} & listening_ports()
     replicates(stack, "after_move")
+    stack.expect_no_changes().ok()
+
+
+def test_database_ports_pin_one_node_by_name(stack):
+    base = stack.config()["replstack:database"]["port"]
+    pinned = free_run(1, {base, base + 1})
+    stack.config_set("replstack:database.ports.db2", pinned)
+    preview = stack.preview_diff().ok().output
+    assert f"update: port(s) mysql {base + 1} → {pinned} (fixed by replstack:database.ports.db2)" in preview, preview
+    stack.up().ok()
+    assert ports_of(stack) == {"db1": base, "db2": pinned}
+    assert pinned in listening_ports() and base + 1 not in listening_ports()
+    replicates(stack, "after_pin")
     stack.expect_no_changes().ok()
 
 

@@ -184,3 +184,22 @@ def test_each_backend_says_what_it_ignores(tmp_path):
         + ")"]
     assert local.ignored_resources({}) == []
     assert set(KubeOrchestrator.resource_keys) == {"image", "version", "disk.sizeGb"}
+
+
+# -- database.ports ---------------------------------------------------------------------------------------------
+def test_database_ports_pin_nodes_by_name_and_win_over_port():
+    spec = spec_of({"database": {"nodes": 3, "port": 13306, "ports": {"db1": 3306, "db5": 3310}}})
+    assert spec.fixed_ports() == {"db1": ({"mysql": 3306}, "replstack:database.ports.db1"),
+                                  "db2": ({"mysql": 13307}, "replstack:database.port"),
+                                  "db3": ({"mysql": 13308}, "replstack:database.port")}
+    assert spec_of({"database": {"ports": {"db2": 3307}}}).fixed_ports() == {
+        "db2": ({"mysql": 3307}, "replstack:database.ports.db2")}
+
+
+@pytest.mark.parametrize("ports,reason", [
+    ({"primary": 3306}, "replstack:database.ports.primary: is not a node name"),
+    ({"db1": 70000}, "replstack:database.ports.db1: 70000 is not a TCP port"),
+    ({"db1": 3306, "db2": 3306}, "replstack:database.ports.db2: port 3306 (db2/mysql) is also fixed for db1/mysql"),
+])
+def test_database_ports_refused_naming_the_key(ports, reason):
+    assert reason in refusal({"database": {"nodes": 2, "ports": ports}})
