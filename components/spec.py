@@ -1077,7 +1077,6 @@ class ClusterSpec(_Model):
             if "mariadb_bin_dir" in self.local.model_fields_set and self.local.mariadb_bin_dir != db.binary_dir:
                 return [("database.binaryDir", f"{db.binary_dir!r} and local.mariadbBinDir "
                          f"{self.local.mariadb_bin_dir!r} name the server's directory twice; set only one of them")]
-
             self.local.mariadb_bin_dir = db.binary_dir
         return []
 

@@ -146,7 +146,6 @@ def render_my_cnf(*, cluster: str, node: str, primary: bool, settings: dict[str,
     """Every name is an option name and every value one line (``UnsafeValue`` otherwise), whatever validated
     them before: nothing can start a section or a directive (``[mysqld]``, ``!include``). ``flavor`` names the
     server's section and binary (the settings are already in its names: components.configurator.flavors)."""
-
     for name in [*settings, *placement_settings(placement, run_as_root)]:
         if not _OPTION_NAME.fullmatch(name):
             raise UnsafeValue(f"refusing to render {name!r} as a my.cnf option name")
