@@ -43,8 +43,8 @@ class KubeOrchestrator(Orchestrator):
     # A pod's addresses come from the cluster's network; a CNI attachment is asked for by annotation.
     network_keys = ("cni",)
     # The image of the database pods, and their data volume's size (the storage class makes the volume).
-    resource_keys = {"image": None, "version": None, "disk.sizeGb": None}
-    resource_note = "its data volumes come from kube.storageClass and tmpdir stays in the pod"
+    resource_keys = {"image": None, "version": None, "disk.sizeGb": None, "sharedMemoryMb": None, "tmpfsMb": None}
+    resource_note = "its data volumes come from kube.storageClass"
     transport = "kube"
     # Snapshots are VolumeSnapshots of the node's data volume, made by a CronJob (``snapshot_schedule``).
     own_snapshots = True
@@ -170,7 +170,8 @@ class KubeOrchestrator(Orchestrator):
         sts = config.apply(lambda text: objects.node_statefulset(
             self.names, node, role, my_cnf=text, image=db.container_image(self.spec.images.mariadb),
             pull_policy=self.spec.image_pull_policy, memory_mb=db.memory, cores=db.cores, disk_gb=db.disk_size,
-            storage_class=self.spec.storage_class, keep_data=self.keep_data, cni=db.network.cni))
+            storage_class=self.spec.storage_class, keep_data=self.keep_data, cni=db.network.cni,
+            shm_mb=db.shared_memory_mb, tmpfs_mb=db.tmpfs_mb))
         statefulset = k8s.apps.v1.StatefulSet(node, metadata=objects.workload_metadata(self.names, node, "database",
                                                                                        role), spec=sts["spec"],
                                               opts=self._opts(opts, config_map, credentials))

@@ -158,10 +158,12 @@ def _networks(cni: str | None) -> dict[str, str]:
 
 def node_statefulset(names: Names, node: str, role: str, *, my_cnf: str, image: str, pull_policy: str,
                      memory_mb: int, cores: int, disk_gb: int, storage_class: str | None,
-                     keep_data: bool = False, cni: str | None = None) -> dict[str, Any]:
+                     keep_data: bool = False, cni: str | None = None, shm_mb: int | None = None,
+                     tmpfs_mb: int | None = None) -> dict[str, Any]:
     """One StatefulSet per node, of one pod: each node has its own role, config and server id, a scale-in
     removes the node the spec removes (never the primary), and restarts follow the cluster's order (replicas
-    first, primary last) rather than a StatefulSet's ordinal order."""
+    first, primary last) rather than a StatefulSet's ordinal order. ``shm_mb`` sizes /dev/shm and ``tmpfs_mb``
+    puts the server's tmpdir on a memory volume of that size (both counted in the pod's memory)."""
     name = names.service(node)
     config_map = f"{name}-config"
     selector = names.selector("database", **{"replstack.io/service": node})
@@ -217,14 +219,29 @@ def node_statefulset(names: Names, node: str, role: str, *, my_cnf: str, image: 
                             {"name": "data", "mountPath": SERVICE_DIR},
                             {"name": "config", "mountPath": "/etc/mysql/conf.d/replstack.cnf", "subPath": "my.cnf",
                              "readOnly": True},
+                            *_memory_mounts(shm_mb, tmpfs_mb),
                         ],
                     }],
-                    "volumes": [{"name": "config", "configMap": {"name": config_map}}],
+                    "volumes": [{"name": "config", "configMap": {"name": config_map}},
+                                *_memory_volumes(shm_mb, tmpfs_mb)],
                 },
             },
             "volumeClaimTemplates": [claim],
         },
     }
+
+
+def _memory_volumes(shm_mb: int | None, tmpfs_mb: int | None) -> list[dict[str, Any]]:
+    """database.sharedMemoryMb and database.tmpfsMb as memory-backed volumes (none when unset)."""
+    return [{"name": name, "emptyDir": {"medium": "Memory", "sizeLimit": f"{size}Mi"}}
+            for name, size in (("shm", shm_mb), ("tmpfs", tmpfs_mb)) if size is not None]
+
+
+def _memory_mounts(shm_mb: int | None, tmpfs_mb: int | None) -> list[dict[str, Any]]:
+    mounts = [{"name": "shm", "mountPath": "/dev/shm"}] if shm_mb is not None else []
+    if tmpfs_mb is not None:
+        mounts.append({"name": "tmpfs", "mountPath": f"{SERVICE_DIR}/tmp"})  # the tmpdir my.cnf names
+    return mounts
 
 
 def proxy_config(names: Names, proxy: str, haproxy_cfg: str) -> dict[str, Any]:

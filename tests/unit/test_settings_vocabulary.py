@@ -183,7 +183,7 @@ def test_each_backend_says_what_it_ignores(tmp_path):
         "replstack:proxies[0]: disk.fs (zfs) ignored by the local orchestrator (" + LocalOrchestrator.resource_note
         + ")"]
     assert local.ignored_resources({}) == []
-    assert set(KubeOrchestrator.resource_keys) == {"image", "version", "disk.sizeGb"}
+    assert set(KubeOrchestrator.resource_keys) == {"image", "version", "disk.sizeGb", "sharedMemoryMb", "tmpfsMb"}
 
 
 # -- database.ports ---------------------------------------------------------------------------------------------
@@ -203,3 +203,23 @@ def test_database_ports_pin_nodes_by_name_and_win_over_port():
 ])
 def test_database_ports_refused_naming_the_key(ports, reason):
     assert reason in refusal({"database": {"nodes": 2, "ports": ports}})
+
+
+def test_kube_sizes_shared_memory_and_a_tmpfs_tmpdir_and_the_objects_pass_the_schema():
+    from components.orchestrators import kube_objects as objects
+    from tests.support.kube import validate_strict
+
+    names = objects.Names(cluster="replstack-t", namespace="replstack-t", labels={})
+    args = dict(my_cnf="x", image="mariadb:11.4.5", pull_policy="IfNotPresent", memory_mb=1024, cores=1, disk_gb=5,
+                storage_class=None)
+    plain = objects.node_statefulset(names, "db1", "primary", **args)
+    sized = objects.node_statefulset(names, "db1", "primary", **args, shm_mb=64, tmpfs_mb=256)
+    validate_strict(sized)
+    pod = sized["spec"]["template"]["spec"]
+    assert pod["volumes"][1:] == [{"name": "shm", "emptyDir": {"medium": "Memory", "sizeLimit": "64Mi"}},
+                                  {"name": "tmpfs", "emptyDir": {"medium": "Memory", "sizeLimit": "256Mi"}}]
+    assert pod["containers"][0]["volumeMounts"][2:] == [{"name": "shm", "mountPath": "/dev/shm"},
+                                                        {"name": "tmpfs", "mountPath": "/var/lib/replstack/tmp"}]
+    # Unset, the StatefulSet is what it was.
+    assert plain["spec"]["template"]["spec"]["volumes"] == [{"name": "config", "configMap": {
+        "name": "replstack-t-db1-config"}}]
