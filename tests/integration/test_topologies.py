@@ -153,4 +153,6 @@ def test_ring_write_on_any_node_reaches_every_node(tmp_path):
             assert one(conn, "SELECT COUNT(DISTINCT id) FROM app.items") == 3
         outputs = stack.outputs()
         assert server_of(stack, outputs["writeEndpoint"]) == 1
+        # A refresh reads every node against its own source: a healthy ring shows no drift.
+        stack.run("refresh", "--yes").ok()
         destroyed(stack, tmp_path, ports_of(stack))
