@@ -329,15 +329,7 @@ class ReplicationCluster(pulumi.ComponentResource):
         """sysbench tables through the first proxy's write listener (the primary without one), after proxy sync."""
         bench = self.spec.bootstrap.sysbench
         assert bench is not None
-        writer = next(((p, s) for p, s in proxies if proxy_kind(p.kind).write_listener), None)
-        if writer is not None:
-            proxy, service = writer
-            listener = proxy_kind(proxy.kind).write_listener
-            target = pulumi.Output.all(service.host, service.ports).apply(
-                lambda v: {"via": proxy.name, "host": v[0], "port": int(v[1][listener])})
-        else:
-            primary = next(n for n in db_nodes if n.name == self.primary)
-            target = primary.endpoint.apply(lambda e: {"via": e["name"], "host": e["host"], "port": int(e["port"])})
+        target = self._write_target(db_nodes, proxies)
         depends = [self.proxy_sync] if self.proxy_sync is not None else [n.service.resource for n in db_nodes]
         return Sysbench("sysbench", {
             "target": target,
