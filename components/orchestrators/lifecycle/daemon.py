@@ -10,7 +10,7 @@ from typing import Mapping, Sequence
 
 from components.configurator.placement import ServicePaths
 from components.orchestrators.hosts import Host
-from components.orchestrators.lifecycle.process import read_pid_file, stop_process
+from components.orchestrators.lifecycle.process import PidFileService, stop_process
 from components.waiting import StopWaiting, wait_until
 
 
@@ -18,7 +18,7 @@ class DaemonFailed(RuntimeError):
     pass
 
 
-class ForegroundDaemon:
+class ForegroundDaemon(PidFileService):
     def __init__(self, host: Host, paths: ServicePaths, binaries: Mapping[str, str], argv: Sequence[str],
                  mode: int, dirs: Sequence[str] = ()):
         self.host = host
@@ -33,13 +33,6 @@ class ForegroundDaemon:
         for directory in [self.paths.dir, *self.dirs]:
             self.host.make_dirs(directory)
         self.host.write_file(self.paths.config, text, mode=self.mode)
-
-    def pid(self) -> int | None:
-        return read_pid_file(self.host, self.paths.pid_file)
-
-    def is_running(self, pid: int | None = None) -> bool:
-        pid = pid or self.pid()
-        return bool(pid) and self.host.process_alive(int(pid), self.paths.config)
 
     def start(self, timeout: float) -> int:
         log = str(PurePosixPath(self.paths.dir) / f"{self.name}.out")

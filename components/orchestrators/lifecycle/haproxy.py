@@ -9,7 +9,7 @@ from typing import Mapping
 
 from components.configurator.haproxy import FILE_MODES, HAProxyPaths
 from components.orchestrators.hosts import CommandFailed, Host
-from components.orchestrators.lifecycle.process import read_pid_file, remove_service_files, stop_process
+from components.orchestrators.lifecycle.process import PidFileService, remove_service_files, stop_process
 from components.waiting import wait_until
 
 
@@ -17,7 +17,7 @@ class ProxyFailed(RuntimeError):
     """HAProxy refused its config or did not start."""
 
 
-class HAProxyProcess:
+class HAProxyProcess(PidFileService):
     def __init__(self, host: Host, paths: HAProxyPaths, binary: str = "/usr/sbin/haproxy"):
         self.host = host
         self.paths = paths
@@ -37,13 +37,6 @@ class HAProxyProcess:
             self.host.run([self.binary, "-c", "-f", self.paths.config], timeout=60)
         except CommandFailed as error:
             raise ProxyFailed(f"HAProxy refused {self.paths.config}: {error}") from None
-
-    def pid(self) -> int | None:
-        return read_pid_file(self.host, self.paths.pid_file)
-
-    def is_running(self, pid: int | None = None) -> bool:
-        pid = pid or self.pid()
-        return bool(pid) and self.host.process_alive(int(pid), self.paths.config)
 
     def start(self, timeout: float) -> int:
         """Daemon mode: the command returns once the listeners are bound, or fails naming the reason."""

@@ -1,10 +1,12 @@
-"""What every service lifecycle does the same way: stop a process cleanly, and remove a service's files."""
+"""What every service lifecycle does the same way: find its process from its pid file, stop a process cleanly,
+and remove a service's files."""
 
 from __future__ import annotations
 
 from pathlib import PurePosixPath
 from typing import Callable
 
+from components.configurator.placement import ServicePaths
 from components.orchestrators.hosts import SIGKILL, SIGTERM, Host
 from components.waiting import wait_until
 
@@ -13,6 +15,21 @@ def read_pid_file(host: Host, path: str) -> int | None:
     """The pid a server wrote to its pid file, or None when there is none."""
     words = (host.read_file(path) or "").split()
     return int(words[0]) if words and words[0].isdigit() else None
+
+
+class PidFileService:
+    """A service that keeps its pid in its pid file and whose command line names its config: its pid, and whether
+    a pid (by default the pid file's) is that service running. Lifecycles set ``host`` and ``paths``."""
+
+    host: Host
+    paths: ServicePaths
+
+    def pid(self) -> int | None:
+        return read_pid_file(self.host, self.paths.pid_file)
+
+    def is_running(self, pid: int | None = None) -> bool:
+        pid = pid or self.pid()
+        return bool(pid) and self.host.process_alive(int(pid), self.paths.config)
 
 
 def stop_process(host: Host, pid: int, alive: Callable[[int], bool], timeout: float, name: str) -> None:

@@ -9,7 +9,7 @@ from typing import Mapping
 from components.configurator.shardproxy import FILE_MODES, ShardProxyPaths, statements
 from components.orchestrators.hosts import Host
 from components.orchestrators.lifecycle.mariadb import MariaDBBinaries, MariaDBServer
-from components.orchestrators.lifecycle.process import read_pid_file
+from components.orchestrators.lifecycle.process import PidFileService
 from components.sql import connect, execute, quiet_session
 
 
@@ -17,7 +17,7 @@ class ShardProxyFailed(RuntimeError):
     """The ShardProxy refused its setup."""
 
 
-class ShardProxyServer:
+class ShardProxyServer(PidFileService):
     def __init__(self, host: Host, paths: ShardProxyPaths, binaries: Mapping[str, str], root_user: str,
                  root_password: str):
         self.host = host
@@ -35,12 +35,6 @@ class ShardProxyServer:
                 raise ShardProxyFailed(f"refusing to write {name!r} beside {self.paths.config}")
             self.host.write_file(f"{self.paths.dir}/{name}", content, mode=FILE_MODES[name])
         self._setup = (files or {}).get("setup.sql")
-
-    def pid(self) -> int | None:
-        return read_pid_file(self.host, self.paths.pid_file)
-
-    def is_running(self, pid: int | None = None) -> bool:
-        return self.server.is_running(pid or self.pid())
 
     def start(self, timeout: float) -> int:
         self.server.install()

@@ -9,7 +9,7 @@ from typing import Mapping
 
 from components.configurator.sphinx import FILE_MODE, SphinxPaths
 from components.orchestrators.hosts import CommandFailed, Host
-from components.orchestrators.lifecycle.process import read_pid_file, stop_process
+from components.orchestrators.lifecycle.process import PidFileService, stop_process
 from components.waiting import wait_until
 
 
@@ -17,7 +17,7 @@ class SphinxFailed(RuntimeError):
     """indexer or searchd refused to run."""
 
 
-class SphinxProcess:
+class SphinxProcess(PidFileService):
     def __init__(self, host: Host, paths: SphinxPaths, binaries: Mapping[str, str]):
         self.host = host
         self.paths = paths
@@ -27,13 +27,6 @@ class SphinxProcess:
         for directory in (self.paths.dir, self.paths.index_dir, str(PurePosixPath(self.paths.dir) / "binlog")):
             self.host.make_dirs(directory)
         self.host.write_file(self.paths.config, text, mode=FILE_MODE)
-
-    def pid(self) -> int | None:
-        return read_pid_file(self.host, self.paths.pid_file)
-
-    def is_running(self, pid: int | None = None) -> bool:
-        pid = pid or self.pid()
-        return bool(pid) and self.host.process_alive(int(pid), self.paths.config)
 
     def index(self, rotate: bool, timeout: float = 600) -> None:
         """Every index of the config; with ``rotate`` the running searchd is told to swap the new files in, and
