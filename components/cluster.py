@@ -252,7 +252,7 @@ class ReplicationCluster(pulumi.ComponentResource):
             "schedule": snapshots.schedule,
             "toolsDir": self.orchestrator.tools_dir,
             "serverBinary": self.orchestrator.server_binary,
-            "startTimeout": getattr(getattr(self.orchestrator, "spec", None), "start_timeout", 120),
+            "startTimeout": self.orchestrator.start_timeout,
             "keepData": self.spec.keep_data,
         }, pulumi.ResourceOptions(parent=self, depends_on=[topology]), secret_nodes=remote)
 

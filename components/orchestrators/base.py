@@ -84,8 +84,9 @@ class Orchestrator(abc.ABC):
     # Where mariadb-backup and mbstream are on the database hosts: snapshots run them there
     # (components.snapshots). None: this backend takes no snapshots this way.
     tools_dir: str | None = None
-    # The mariadbd the database hosts run (a restore from a snapshot starts it).
+    # The mariadbd the database hosts run, and how long it may take to start (a restore from a snapshot starts it).
     server_binary: str = "/usr/sbin/mariadbd"
+    start_timeout: float = 120
 
     # Whether the backend takes snapshots by its own means (``snapshot_schedule``) rather than with tools_dir.
     own_snapshots: bool = False

@@ -81,15 +81,9 @@ def _catalog_problem(props: Mapping[str, Any]) -> str | None:
 def _taken_ports(props: Mapping[str, Any]) -> dict[str, tuple[int, str]]:
     """The service's ports (from state) that a process other than the service itself holds, by name:
     {name: (port, who)}. Its own running service holding them is what should be."""
-    held, host = props.get("ports"), props.get("host")
+    held, host = _recorded_ports(props), props.get("host")
     service_dir = str(Path(props.get("clusterDir", "/nonexistent")) / str(props.get("service")))
-    if not isinstance(held, Mapping):  # check sees inputs only: the catalog says which ports the service holds
-        try:
-            held = ports.recorded(Path(props.get("clusterDir", "/nonexistent")), str(props.get("service")),
-                                  host_for(props.get("access")))
-        except Exception:  # noqa: BLE001  (damaged or unreachable: nothing to say about taken ports)
-            held = None
-    if not isinstance(held, Mapping) or not isinstance(host, str):
+    if held is None or not isinstance(host, str):  # damaged or unreachable: nothing to say about taken ports
         return {}
     taken = {}
     for name, port in held.items():
@@ -102,17 +96,25 @@ def _taken_ports(props: Mapping[str, Any]) -> dict[str, tuple[int, str]]:
     return taken
 
 
-def _held_ports(props: Mapping[str, Any]) -> dict[str, int]:
-    """The ports a placement holds now: its outputs when given them, else (check sees inputs only) the catalog's
-    record, else the ports the stack fixed for it; empty when none can be read."""
+def _recorded_ports(props: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The ports a placement holds: its outputs when given them, else (check sees inputs only) the catalog's
+    record; None when neither can be read (no record, a damaged catalog, an unreachable host)."""
     held = props.get("ports")
-    if not isinstance(held, Mapping):
-        try:
-            held = ports.recorded(Path(props.get("clusterDir", "/nonexistent")), str(props.get("service")),
-                                  host_for(props.get("access")))
-        except Exception:  # noqa: BLE001  (damaged or unreachable: fall back to what the stack fixed)
-            held = None
-    if not isinstance(held, Mapping):
+    if isinstance(held, Mapping):
+        return held
+    try:
+        held = ports.recorded(Path(props.get("clusterDir", "/nonexistent")), str(props.get("service")),
+                              host_for(props.get("access")))
+    except Exception:  # noqa: BLE001  (damaged or unreachable: not known)
+        return None
+    return held if isinstance(held, Mapping) else None
+
+
+def _held_ports(props: Mapping[str, Any]) -> dict[str, int]:
+    """The ports a placement holds now (``_recorded_ports``), else the ports the stack fixed for it; empty when
+    neither is known."""
+    held = _recorded_ports(props)
+    if held is None:
         held = props.get("fixedPorts") if isinstance(props.get("fixedPorts"), Mapping) else {}
     return {str(k): int(v) for k, v in held.items() if isinstance(v, (int, float))}
 
@@ -720,6 +722,7 @@ class LocalOrchestrator(Orchestrator):
         self.sql_client = str(Path(spec.client_bin_dir) / "mariadb")
         self.tools_dir = str(Path(spec.client_bin_dir))
         self.server_binary = str(Path(spec.mariadb_bin_dir) / "mariadbd")
+        self.start_timeout = spec.start_timeout
 
     @property
     def runs_as_root(self) -> bool:
@@ -775,8 +778,8 @@ class LocalOrchestrator(Orchestrator):
             "settings": request.settings,
             "placement": self._placement_input(request.service, request.placement),
             "binaries": {
-                "server": str(Path(self.spec.mariadb_bin_dir) / "mariadbd"),
-                "install_db": str(Path(self.spec.client_bin_dir) / "mariadb-install-db"),
+                "server": self.server_binary,
+                "install_db": str(Path(self.tools_dir) / "mariadb-install-db"),
             },
             "rootUser": request.root_user,
             "rootPassword": request.root_password,

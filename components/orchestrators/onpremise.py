@@ -90,6 +90,7 @@ class OnPremiseOrchestrator(Orchestrator):
         self.sql_client = str(PurePosixPath(spec.client_bin_dir) / "mariadb")
         self.tools_dir = str(PurePosixPath(spec.client_bin_dir))
         self.server_binary = str(PurePosixPath(spec.mariadb_bin_dir) / "mariadbd")
+        self.start_timeout = spec.start_timeout
 
     @property
     def runs_as_root(self) -> bool:
@@ -162,8 +163,8 @@ class OnPremiseOrchestrator(Orchestrator):
             "settings": request.settings,
             "placement": placement,
             "binaries": {
-                "server": str(PurePosixPath(self.spec.mariadb_bin_dir) / "mariadbd"),
-                "install_db": str(PurePosixPath(self.spec.client_bin_dir) / "mariadb-install-db"),
+                "server": self.server_binary,
+                "install_db": str(PurePosixPath(self.tools_dir) / "mariadb-install-db"),
             },
             "rootUser": request.root_user,
             "rootPassword": request.root_password,
