@@ -65,38 +65,51 @@ def cluster_nodes(props: Mapping[str, Any]) -> list[ClusterNode]:
 
 
 def take(props: Mapping[str, Any], say: Say) -> dict[str, Any]:
-    """Runs the node's snapshot command now (the same one cron runs), its progress lines passed to ``say``;
-    returns the new snapshot's manifest."""
+    """Runs the node's snapshot command now (the same one cron runs), each of its progress lines passed to
+    ``say`` as it comes; returns the new snapshot's manifest."""
     job, host = job_of(props), node_host(props)
     before = set(snapshot_ids(host, job.directory))
+    stream = host.open_command([job.script], writes=False)
+    pending = b""
     try:
-        output = host.run([job.script], timeout=6 * 3600)
+        while chunk := stream.read(4096):
+            *lines, pending = (pending + chunk).split(b"\n")
+            for line in lines:
+                say(line.decode(errors="replace"))
+        stream.finish(6 * 3600)
     except CommandFailed as error:
         raise SnapshotError(f"the snapshot of {job.node} failed: {error}") from None
-    for line in output.splitlines():
-        say(line)
+    except BaseException:
+        stream.abort()
+        raise
+    if pending:
+        say(pending.decode(errors="replace"))
     new = [i for i in snapshot_ids(host, job.directory) if i not in before]
     if not new:
         raise SnapshotError(f"the snapshot command of {job.node} ended but no new snapshot is in {job.directory}")
-    return manifest(props, new[-1])
+    return _manifest(host, job.directory, new[-1])
 
 
 def manifest(props: Mapping[str, Any], snapshot_id: str) -> dict[str, Any]:
-    job, host = job_of(props), node_host(props)
+    """The manifest of snapshot ``snapshot_id``; raises ``SnapshotError`` naming the ones there are."""
+    return _manifest(node_host(props), job_of(props).directory, snapshot_id)
+
+
+def _manifest(host: Host, directory: str, snapshot_id: str) -> dict[str, Any]:
     if not SNAPSHOT_ID.match(snapshot_id):
         raise SnapshotError(f"{snapshot_id!r} is not a snapshot id; allowed: one of "
-                            f"{', '.join(snapshot_ids(host, job.directory)) or '(none taken yet)'}")
-    text = host.read_file(str(PurePosixPath(job.directory) / snapshot_id / MANIFEST))
+                            f"{', '.join(snapshot_ids(host, directory)) or '(none taken yet)'}")
+    text = host.read_file(str(PurePosixPath(directory) / snapshot_id / MANIFEST))
     if text is None:
-        raise SnapshotError(f"no snapshot {snapshot_id} in {job.directory}; there are: "
-                            f"{', '.join(snapshot_ids(host, job.directory)) or '(none)'}")
+        raise SnapshotError(f"no snapshot {snapshot_id} in {directory}; there are: "
+                            f"{', '.join(snapshot_ids(host, directory)) or '(none)'}")
     return json.loads(text)
 
 
 def snapshots(props: Mapping[str, Any]) -> list[dict[str, Any]]:
     """Every complete snapshot's manifest, oldest first."""
-    job, host = job_of(props), node_host(props)
-    return [manifest(props, i) for i in snapshot_ids(host, job.directory)]
+    host, directory = node_host(props), job_of(props).directory
+    return [_manifest(host, directory, i) for i in snapshot_ids(host, directory)]
 
 
 def restore(props: Mapping[str, Any], snapshot_id: str | None, say: Say) -> dict[str, Any]:

@@ -22,27 +22,30 @@ from pulumi.dynamic import CreateResult, ReadResult, Resource, UpdateResult
 
 from components.configurator.mariadb import node_paths
 from components.configurator.placement import Placement
-from components.configurator.snapshot import (MANIFEST, SNAPSHOT_ID, SnapshotJob, cron_line, render_snapshot_script,
-                                              with_cron_line)
+from components.configurator.snapshot import (MANIFEST, SNAPSHOT_ID, SnapshotJob, cron_line, cron_mark,
+                                              render_snapshot_script, with_cron_line)
 from components.dynamic import NO_ACTION, PlannedProvider, is_known, resource_options
 from components.orchestrators.hosts import CommandFailed, Host, host_for, os_user_of
 
 TYPE_MODULE = "replstack/cluster"
 
 
+def _copied_node(props: Mapping[str, Any]) -> Mapping[str, Any]:
+    return next(n for n in props["nodes"] if n["name"] == props["node"])
+
+
 def job_of(props: Mapping[str, Any]) -> SnapshotJob:
     """The snapshot command's inputs, from the resource's inputs."""
-    node = next(n for n in props["nodes"] if n["name"] == props["node"])
-    host = host_for(node.get("access"))
+    node = _copied_node(props)
     return SnapshotJob(cluster=props["cluster"], node=props["node"],
                        paths=node_paths(Placement.from_output(node["placement"])), directory=props["directory"],
-                       keep=int(props["keep"]), os_user=os_user_of(host), tools_dir=props["toolsDir"],
+                       keep=int(props["keep"]), os_user=os_user_of(node_host(props)), tools_dir=props["toolsDir"],
                        from_replica=node["role"] != "primary")
 
 
 def node_host(props: Mapping[str, Any]) -> Host:
-    node = next(n for n in props["nodes"] if n["name"] == props["node"])
-    return host_for(node.get("access"))
+    """The copied node's host, where the snapshots and their command are."""
+    return host_for(_copied_node(props).get("access"))
 
 
 def default_directory(placement: Mapping[str, Any]) -> str:
@@ -78,7 +81,7 @@ def write_crontab(host: Host, directory: str, text: str) -> None:
 
 
 def installed_line(host: Host, cluster: str) -> str | None:
-    mark = f"# replstack snapshot {cluster}"
+    mark = cron_mark(cluster)
     return next((line for line in read_crontab(host).splitlines() if line.endswith(mark)), None)
 
 
@@ -99,13 +102,13 @@ class SnapshotScheduleProvider(PlannedProvider):
         when = "no schedule (make snapshot takes one)" if news["schedule"] == "manual" else \
             f"crontab '{news['schedule']}'"
         if not olds:
-            return f"create: snapshots of {news['node']} into {news['directory']}, keep {news['keep']}; {when}"
+            return f"create: snapshots of {news['node']} into {news['directory']}, keep {int(news['keep'])}; {when}"
         changed = self.changes(olds, news)
         if not changed:
             return NO_ACTION if not self.drifted(olds, news) else f"repair: reinstall the snapshot command; {when}"
         if "node" in changed and olds.get("node") != news["node"]:
             return f"move: snapshots now copy {news['node']} (was {olds.get('node')}); {when}"
-        return f"update: snapshots of {news['node']} into {news['directory']}, keep {news['keep']}; {when}"
+        return f"update: snapshots of {news['node']} into {news['directory']}, keep {int(news['keep'])}; {when}"
 
     def drifted(self, olds: dict[str, Any], news: dict[str, Any]) -> bool:
         return bool(olds) and olds.get("installed") is False
