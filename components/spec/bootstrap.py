@@ -42,18 +42,25 @@ def _account_hosts(hosts: list[str]) -> list[str]:
     return hosts
 
 
-class SponsorUserSpec(_Model):
-    """A person's account (replication-manager's sponsor), made on the primary after the service accounts."""
+class _ClientAccountSpec(_Model):
+    """What every client account of the bootstrap has: a name, a password (a secret) and the hosts it logs in
+    from; each kind of account sets its default name."""
 
-    name: str = Field("replstack_sponsor", description="account name")
+    name: str = Field(description="account name")
     password: SecretStr | None = Field(None, description="set it as a Pulumi secret; generated when absent")
     hosts: list[str] = Field(default_factory=lambda: ["%"], description="client hosts it may log in from")
-    grants: list[str] = Field(default_factory=lambda: [grant_rules.SPONSOR_DEFAULT], description="each "
-                              "'<privileges> ON *.*|db.*|db.table'; default: read and monitor everything")
 
     _name = field_validator("name")(_account_name)
     _password = field_validator("password")(_account_password)
     _hosts = field_validator("hosts")(_account_hosts)
+
+
+class SponsorUserSpec(_ClientAccountSpec):
+    """A person's account (replication-manager's sponsor), made on the primary after the service accounts."""
+
+    name: str = Field("replstack_sponsor", description="account name")
+    grants: list[str] = Field(default_factory=lambda: [grant_rules.SPONSOR_DEFAULT], description="each "
+                              "'<privileges> ON *.*|db.*|db.table'; default: read and monitor everything")
 
     @field_validator("grants")
     @classmethod
@@ -63,19 +70,13 @@ class SponsorUserSpec(_Model):
         return grants
 
 
-class AppUserSpec(_Model):
+class AppUserSpec(_ClientAccountSpec):
     """The account clients use: privileges on its databases only, never on a replica's read-only data."""
 
     name: str = Field("replstack_app", description="account name")
-    password: SecretStr | None = Field(None, description="set it as a Pulumi secret; generated when absent")
-    hosts: list[str] = Field(default_factory=lambda: ["%"], description="client hosts it may log in from")
     databases: list[str] = Field(min_length=1, description="databases it works in (created when missing)")
     privileges: list[str] = Field(default_factory=lambda: list(grant_rules.APP_DEFAULT),
                                   description="its privileges on each of its databases")
-
-    _name = field_validator("name")(_account_name)
-    _password = field_validator("password")(_account_password)
-    _hosts = field_validator("hosts")(_account_hosts)
 
     @field_validator("databases")
     @classmethod
@@ -150,12 +151,7 @@ class BootstrapSpec(_Model):
     initial_load: list[LoadSpec] = Field(default_factory=list, alias="initialLoad", description="SQL and CSV "
                                          "files applied once through the write endpoint")
 
-    @field_validator("replication_user", "monitoring_user", "check_user", "root_user")
-    @classmethod
-    def _valid_user(cls, user: str) -> str:
-        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,79}", user):
-            raise ValueError(f"{user!r} is not a valid user name: letters, digits and '_', at most 80 characters")
-        return user
+    _valid_user = field_validator("replication_user", "monitoring_user", "check_user", "root_user")(_account_name)
 
     @model_validator(mode="after")
     def _distinct_accounts(self) -> BootstrapSpec:
