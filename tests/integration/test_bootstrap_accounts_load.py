@@ -12,9 +12,8 @@ import time
 import pymysql
 import pytest
 
-from tests.support.cli import CliStack, cli_stack
+from tests.support.cli import CliStack, cli_cluster
 from tests.support.cluster import cluster_config
-from tests.support.processes import kill_processes_under
 
 pytestmark = pytest.mark.timeout(900)
 SPONSOR_PASSWORD = "Sp0nsor-given-by-the-stack"
@@ -35,22 +34,17 @@ def stack(tmp_path_factory) -> CliStack:
         "appUser": {"name": "shop_app", "databases": ["shop"]},
         "initialLoad": [{"sql": "data/schema.sql"}, {"csv": "data/customers.csv", "table": "shop.customers"}],
     })
-    created = cli_stack(tmp, config)
-    data = created.project.root / "data"
-    data.mkdir()
-    (data / "schema.sql").write_text(SCHEMA)
-    (data / "customers.csv").write_text(CUSTOMERS)
-    try:
+
+    def prepare(created: CliStack) -> None:
+        data = created.project.root / "data"
+        data.mkdir()
+        (data / "schema.sql").write_text(SCHEMA)
+        (data / "customers.csv").write_text(CUSTOMERS)
         created.run("config", "set", "--secret", "--path", "replstack:bootstrap.sponsorUser.password",
                     stdin=SPONSOR_PASSWORD).ok()
-        created.up().ok()
+
+    with cli_cluster(tmp, config, prepare=prepare) as created:
         yield created
-    finally:
-        try:
-            created.run("destroy", "--yes")
-            created.run("stack", "rm", "--yes", "--force")
-        finally:
-            kill_processes_under(tmp)
 
 
 def login(address: str, user: str, password: str) -> pymysql.connections.Connection:

@@ -16,7 +16,7 @@ import pymysql
 import pytest
 
 from components.waiting import wait_until
-from tests.support.cli import CliStack, cli_cluster
+from tests.support.cli import CliStack, cli_cluster, insert_marker
 from tests.support.cluster import cluster_config
 from tests.support.engine import PROJECT_DIR
 from tests.support.processes import listening_ports, processes_under
@@ -67,12 +67,7 @@ def replicating(stack: CliStack, name: str) -> bool:
 
 
 def write_marker(stack: CliStack) -> str:
-    marker = uuid.uuid4().hex
-    with stack.connect(stack.outputs()["writeEndpoint"]) as conn, conn.cursor() as cur:
-        cur.execute("CREATE DATABASE IF NOT EXISTS app")
-        cur.execute("CREATE TABLE IF NOT EXISTS app.items (id INT AUTO_INCREMENT PRIMARY KEY, marker CHAR(32))")
-        cur.execute("INSERT INTO app.items (marker) VALUES (%s)", (marker,))
-    return marker
+    return insert_marker(stack, stack.outputs()["writeEndpoint"])
 
 
 def wait_for_marker(stack: CliStack, name: str, marker: str) -> None:

@@ -4,7 +4,6 @@ of the ``nodes`` output, HAProxy's routing, ``preview --expect-no-changes``, the
 
 from __future__ import annotations
 
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +11,7 @@ import pymysql
 import pytest
 
 from components.waiting import wait_until
-from tests.support.cli import CliStack, cli_cluster
+from tests.support.cli import CliStack, cli_cluster, insert_marker
 from tests.support.cluster import cluster_config
 from tests.support.processes import listening_ports, processes_under
 
@@ -43,13 +42,7 @@ def slave_status(stack: CliStack, name: str) -> dict[str, Any]:
 
 def write_on(stack: CliStack, where: str) -> str:
     """A row written on ``where`` (a node name or an endpoint ``host:port``); returns its marker."""
-    marker = uuid.uuid4().hex
-    target = address(stack, where) if ":" not in where else where
-    with stack.connect(target) as conn, conn.cursor() as cur:
-        cur.execute("CREATE DATABASE IF NOT EXISTS app")
-        cur.execute("CREATE TABLE IF NOT EXISTS app.items (id INT AUTO_INCREMENT PRIMARY KEY, marker CHAR(32))")
-        cur.execute("INSERT INTO app.items (marker) VALUES (%s)", (marker,))
-    return marker
+    return insert_marker(stack, address(stack, where) if ":" not in where else where)
 
 
 def arrives(stack: CliStack, name: str, marker: str) -> None:

@@ -8,9 +8,10 @@ import contextlib
 import json
 import os
 import subprocess
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import pymysql
 import yaml
@@ -105,6 +106,17 @@ class CliStack:
                                autocommit=True, connect_timeout=5, **kwargs)
 
 
+def insert_marker(stack: CliStack, address: str) -> str:
+    """A row with a new marker written at ``address`` (``host:port``), into ``app.items`` (made when missing);
+    returns the marker, for a test to look for where the row should arrive."""
+    marker = uuid.uuid4().hex
+    with stack.connect(address) as conn, conn.cursor() as cur:
+        cur.execute("CREATE DATABASE IF NOT EXISTS app")
+        cur.execute("CREATE TABLE IF NOT EXISTS app.items (id INT AUTO_INCREMENT PRIMARY KEY, marker CHAR(32))")
+        cur.execute("INSERT INTO app.items (marker) VALUES (%s)", (marker,))
+    return marker
+
+
 def cli_stack(tmp_path: Path, config: dict[str, Any], name: str = "cli", echo: bool = True) -> CliStack:
     """A temporary copy of the replstack project with one stack initialised and configured."""
     project = replstack_project(tmp_path)
@@ -115,13 +127,17 @@ def cli_stack(tmp_path: Path, config: dict[str, Any], name: str = "cli", echo: b
 
 
 @contextlib.contextmanager
-def cli_cluster(tmp_path: Path, config: dict[str, Any], name: str = "cli") -> Iterator[CliStack]:
-    """A stack made with ``cli_stack`` and brought up with ``up``; on exit, even when the test failed, it is
-    destroyed, removed, and whatever still runs from ``tmp_path`` is killed."""
+def cli_cluster(tmp_path: Path, config: dict[str, Any], name: str = "cli",
+                prepare: Callable[[CliStack], None] | None = None) -> Iterator[CliStack]:
+    """A stack made with ``cli_stack`` and brought up with ``up`` (after ``prepare``, for what the stack needs
+    first: files of the project, secrets); on exit, even when the test failed, it is destroyed, removed, and
+    whatever still runs from ``tmp_path`` is killed."""
     from tests.support.processes import kill_processes_under
 
     stack = cli_stack(tmp_path, config, name)
     try:
+        if prepare is not None:
+            prepare(stack)
         stack.up().ok()
         yield stack
     finally:

@@ -141,13 +141,7 @@ def _maxscale_reference_problems(config: configparser.ConfigParser, by_type: dic
         if service not in services:
             problems.append(f"[{listener}] service={service!r} is not a service section")
         served.add(service)
-        port = params.get("port")
-        if port is None and "socket" not in params:
-            problems.append(f"[{listener}] has neither port nor socket")
-        if port is not None:
-            if port in ports:
-                problems.append(f"[{listener}] and {ports[port]} both listen on port {port}")
-            ports[port] = f"[{listener}]"
+        _claim_port(ports, params, "port", f"[{listener}]", problems)
     problems += [f"[{s}] has no listener" for s in services if s not in served]
     return problems
 
@@ -190,13 +184,21 @@ def mysqlrouter_problems(text: str, destinations: Iterable[str] = ()) -> list[st
                 problems.append(f"[{section}]: destination {target!r} is not host:port")
             elif known and target not in known:
                 problems.append(f"[{section}]: destination {target!r} is not a node of the cluster")
-        port = params.get("bind_port")
-        if port is None and "socket" not in params:
-            problems.append(f"[{section}] has neither bind_port nor socket")
-        if port is not None:
-            if port in ports:
-                problems.append(f"[{section}] and [{ports[port]}] both listen on port {port}")
-            ports[port] = section
+        _claim_port(ports, params, "bind_port", f"[{section}]", problems)
     if not any(s.split(":", 1)[0] == "routing" for s in config.sections()):
         problems.append("no [routing] section")
     return problems
+
+
+def _claim_port(ports: dict, params, key: str, label: str, problems: list[str]) -> None:
+    """A listening section takes its port (``params[key]``) or listens on a socket; two on one port is a
+    problem, named by both sections' ``label``s."""
+    port = params.get(key)
+    if port is None and "socket" not in params:
+        problems.append(f"{label} has neither {key} nor socket")
+        return
+    if port is None:
+        return
+    if port in ports:
+        problems.append(f"{label} and {ports[port]} both listen on port {port}")
+    ports[port] = label
