@@ -247,8 +247,10 @@ class LocalHost:
                 fcntl.flock(lock, fcntl.LOCK_UN)
 
     def port_holder(self, address: str, port: int) -> PortHolder | None:
-        """None when ``address:port`` can be bound now; else the process that listens on it, as far as this
-        account can see."""
+        """None when ``address:port`` can be listened on now; else the process that listens on it, as far as
+        this account can see. A port that no socket listens on counts as free even when a probe cannot bind it
+        at this instant: what blocks it then is a passing socket (a connection's), not a program that holds the
+        port, and giving the service another port for it would only restart the service."""
         family = socket.AF_INET6 if ":" in address else socket.AF_INET
         with socket.socket(family, socket.SOCK_STREAM) as probe:
             try:
@@ -257,14 +259,15 @@ class LocalHost:
                 return None
             except OSError:
                 pass
-        for conn in psutil.net_connections(kind="inet"):
-            if conn.status == psutil.CONN_LISTEN and conn.laddr and conn.laddr.port == int(port) and conn.pid:
-                try:
-                    proc = psutil.Process(conn.pid)
-                    return PortHolder(conn.pid, proc.name(), " ".join(proc.cmdline()))
-                except psutil.NoSuchProcess:
-                    continue
-        return PortHolder(None, "another process", "")
+        listeners = [c for c in psutil.net_connections(kind="inet")
+                     if c.status == psutil.CONN_LISTEN and c.laddr and c.laddr.port == int(port)]
+        for conn in (c for c in listeners if c.pid):
+            try:
+                proc = psutil.Process(conn.pid)
+                return PortHolder(conn.pid, proc.name(), " ".join(proc.cmdline()))
+            except psutil.NoSuchProcess:
+                continue
+        return PortHolder(None, "another process", "") if listeners else None
 
     def unix_request(self, path: str, data: bytes, *, timeout: float = 3.0) -> bytes:
         """Sends ``data`` to the unix socket ``path`` on this host and returns everything it answers until it
