@@ -23,6 +23,8 @@ class Endpoint:
     # How the engine reaches the server's host (the control channel): None for this machine, else the
     # backend's access to it (e.g. SSH), over which the connection is forwarded.
     access: Mapping[str, Any] | None = field(default=None, compare=False, repr=False)
+    # Or the host object itself, when the caller has one (a lifecycle): its control channel is used.
+    via: Any = field(default=None, compare=False, repr=False)
 
     def describe(self) -> str:
         return self.unix_socket or f"{self.host}:{self.port}"
@@ -72,13 +74,13 @@ def quiet_session(conn: "pymysql.connections.Connection", binlog: bool) -> None:
 @contextmanager
 def connect(endpoint: Endpoint, *, timeout: float = 5.0) -> Iterator[pymysql.connections.Connection]:
     """A connection to ``endpoint``, through its host's control channel when the host is not this machine."""
-    if (endpoint.access or {}).get("transport", "local") == "local":
+    if endpoint.via is None and (endpoint.access or {}).get("transport", "local") == "local":
         with _connect(endpoint, endpoint.host, endpoint.port, endpoint.unix_socket, timeout) as conn:
             yield conn
         return
     from components.orchestrators.hosts import host_for
 
-    host = host_for(endpoint.access)
+    host = endpoint.via if endpoint.via is not None else host_for(endpoint.access)
     channel = host.forward_unix(endpoint.unix_socket) if endpoint.unix_socket else \
         host.forward_tcp(endpoint.host, endpoint.port)
     with channel as (local_host, local_port), _connect(endpoint, local_host, local_port, None, timeout) as conn:

@@ -24,6 +24,7 @@ from pulumi.dynamic import CheckFailure, CreateResult, ReadResult, Resource, Upd
 from components.dynamic import NO_ACTION, PlannedProvider, resource_options
 from components.orchestrators.hosts import Host, host_for
 from components.orchestrators.lifecycle.process import stop_process
+from components.orchestrators.lifecycle.supervision import remove_units_under
 
 MARKER = "owner.json"
 
@@ -95,12 +96,14 @@ class LocalClusterOwnerProvider(PlannedProvider):
         return ReadResult(id_=id_, outs=props)
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
-        """After every service's delete: stop whatever still runs from the directory (a server whose create was
-        never recorded), then remove the directory, or only the owner record when the data is kept."""
+        """After every service's delete: remove the systemd units of services under the directory and stop
+        whatever still runs from it (a server whose create was never recorded), then remove the directory, or
+        only the owner record when the data is kept."""
         cluster_dir = props["clusterDir"]
         host = host_for(props.get("access"))
         if foreign_owner(host, cluster_dir, props["owner"], props.get("token") or id_) is not None:
             return  # someone else's now: leave it alone
+        remove_units_under(host, cluster_dir, float(props.get("stopTimeout", 60)))
         for pid in host.processes_under(cluster_dir):
             stop_process(host, pid, lambda p: host.process_alive(p, cluster_dir.rstrip("/") + "/"),
                          float(props.get("stopTimeout", 60)), "leftover process")

@@ -75,6 +75,9 @@ class Host(Protocol):
 
     def spawn(self, argv: Sequence[str], *, log_path: str) -> int: ...
 
+    # Optional: ``service_manager() -> "systemd" | "processes"``, what keeps services running there
+    # (lifecycle.supervision); a host without it runs them as detached processes.
+
     def write_file(self, path: str, text: str, *, mode: int = 0o644) -> None: ...
 
     def read_file(self, path: str) -> str | None: ...
@@ -310,7 +313,8 @@ def host_for(access: Mapping[str, Any] | None) -> Host:
         return SshHost(SshAccess(address=access["address"], port=int(access.get("port", 22)),
                                  user=access.get("user", "root"), private_key=access.get("privateKey"),
                                  password=access.get("password"), sudo=bool(access.get("sudo")),
-                                 host_key=access.get("hostKey"), name=access.get("name")))
+                                 host_key=access.get("hostKey"), name=access.get("name"),
+                                 supervisor=access.get("supervisor", "auto")))
     if kind == "kube":
         from components.orchestrators.kube_channel import KubeHost
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import ipaddress
 from pathlib import PurePosixPath
-from typing import Any
+from typing import Any, Literal
 
 import pulumi
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
@@ -30,6 +30,8 @@ class OnPremiseHost(_Section):
     host_key: str | None = Field(None, alias="hostKey", description="the host's public key or SHA256 fingerprint; "
                                  "without it the key must be in the user's known_hosts")
     base_dir: str = Field("/var/lib/replstack", alias="baseDir", description="where cluster directories go")
+    supervisor: Literal["auto", "systemd", "processes"] | None = Field(
+        None, description="what keeps this host's services running; default: the section's supervisor")
 
     @field_validator("address")
     @classmethod
@@ -64,6 +66,8 @@ class OnPremiseHost(_Section):
                                   "port": self.port, "user": self.user, "sudo": self.sudo}
         if self.host_key:
             access["hostKey"] = self.host_key
+        if self.supervisor not in (None, "auto"):
+            access["supervisor"] = self.supervisor
         if self.private_key is not None:
             access["privateKey"] = pulumi.Output.secret(self.private_key.get_secret_value())
         if self.password is not None:
@@ -84,12 +88,19 @@ class OnPremiseSpec(_Section):
     haproxy_binary: str = Field("/usr/sbin/haproxy", alias="haproxyBinary")
     start_timeout: int = Field(120, alias="startTimeout", ge=5, le=3600)
     stop_timeout: int = Field(60, alias="stopTimeout", ge=1, le=3600)
+    supervisor: Literal["auto", "systemd", "processes"] = Field(
+        "auto", description="systemd: every service is a unit of its host's systemd (started at boot, restarted "
+        "after a crash); processes: detached processes that refresh watches and up restarts; auto: systemd on "
+        "hosts whose init is systemd and where commands run as root, processes elsewhere")
 
     @model_validator(mode="after")
     def _names(self) -> OnPremiseSpec:
         labels = [h.label for h in self.hosts]
         if len(set(labels)) != len(labels):
             raise ValueError(f"host names must differ: {', '.join(labels)}")
+        for host in self.hosts:
+            if host.supervisor is None:
+                host.supervisor = self.supervisor
         unknown = sorted(set(self.placement.values()) - set(labels))
         if unknown:
             raise ValueError(f"placement names unknown host(s) {', '.join(unknown)}; hosts: {', '.join(labels)}")

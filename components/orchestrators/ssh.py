@@ -96,6 +96,12 @@ class SshTimeout(SshError, TimeoutError):
     """A command or a step did not finish in time."""
 
 
+# What keeps services running on a host: ``auto`` is its systemd when it runs one and commands run as root
+# there, else detached processes.
+SUPERVISORS = ("auto", "systemd", "processes")
+_SERVICE_MANAGERS: dict[tuple, str] = {}
+
+
 # -- access -------------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class SshAccess:
@@ -114,6 +120,7 @@ class SshAccess:
     known_hosts: str | None = None
     name: str | None = None
     connect_timeout: float = 10.0
+    supervisor: str = "auto"
 
     def __post_init__(self) -> None:
         if not self.address:
@@ -126,6 +133,8 @@ class SshAccess:
             raise ValueError(f"{self.label}: give a private key or a password")
         if self.host_key:
             _parse_host_key(self.host_key, self.label)
+        if self.supervisor not in SUPERVISORS:
+            raise ValueError(f"{self.label}: supervisor {self.supervisor!r} is not one of {', '.join(SUPERVISORS)}")
 
     @property
     def label(self) -> str:
@@ -844,6 +853,30 @@ class SshHost:
     def os_user(self) -> str:
         """The account commands and services run as on the host: the login user, or root with sudo."""
         return "root" if self.access.sudo else self.access.user
+
+    def service_manager(self) -> str:
+        """``systemd`` when services run as units of the host's systemd, ``processes`` when they run detached:
+        the access's ``supervisor``, with ``auto`` resolved by looking at the host once per process (systemd
+        runs as its init, and commands run as root, who may write units). ``systemd`` on a host that cannot is
+        an error naming the host and why."""
+        key = (self.access.address, self.access.port, self.access.user, self.access.sudo, self.access.supervisor)
+        if key not in _SERVICE_MANAGERS:
+            if self.access.supervisor == "processes":
+                _SERVICE_MANAGERS[key] = "processes"
+            else:
+                probe = ('[ -d /run/systemd/system ] || { echo "systemd is not its init (no /run/systemd/system)"; '
+                         'exit 0; }; command -v systemctl >/dev/null || { echo "systemctl is missing"; exit 0; }; '
+                         '[ "$(id -u)" = 0 ] || { echo "commands run as $(id -un), not root (set sudo)"; exit 0; }; '
+                         'echo systemd')
+                code, out, err = self._exec("looking for systemd", probe)
+                answer = out.decode(errors="replace").strip()
+                if answer == "systemd":
+                    _SERVICE_MANAGERS[key] = "systemd"
+                elif self.access.supervisor == "systemd":
+                    raise SshError(f"{self.label}: supervisor systemd: {answer or _one_line(err.decode())}")
+                else:
+                    _SERVICE_MANAGERS[key] = "processes"
+        return _SERVICE_MANAGERS[key]
 
     def missing_tools(self) -> list[str]:
         """What the host lacks of the tools this transport uses (``sudo`` only when the access uses it)."""

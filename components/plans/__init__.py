@@ -92,7 +92,7 @@ def parse(text: str, source: str) -> dict[str, ServicePlan]:
 def _nodes_in_name(name: str) -> int:
     match = re.match(r"x(\d+)\.", name)
     if not match:
-        raise ValueError(f"no node count: the name does not start with x<nodes>. and there is no nodes column")
+        raise ValueError("no node count: the name does not start with x<nodes>. and there is no nodes column")
     return int(match.group(1))
 
 

@@ -510,3 +510,12 @@ def test_an_access_is_checked_when_made():
     with pytest.raises(ValueError, match="SHA256 fingerprint"):
         SshAccess("127.0.0.1", 22, "root", password="x", host_key="SHA256:tooshort")
     assert "secret" not in repr(SshAccess("127.0.0.1", 22, "root", password="secret"))
+
+
+def test_a_host_without_systemd_runs_detached_processes_and_refuses_supervisor_systemd_in_one_line(hosts):
+    from components.orchestrators.ssh import SshError
+
+    assert SshHost(hosts[0].access()).service_manager() == "processes", "auto on a host whose init is not systemd"
+    with pytest.raises(SshError) as refused:
+        SshHost(hosts[0].access(supervisor="systemd")).service_manager()
+    assert "supervisor systemd: systemd is not its init" in one_line_naming(refused.value, hosts[0])

@@ -10,9 +10,9 @@ The hosts share this machine's filesystem and process table: a file written on `
 lets tests check what the transport did without going through it. Sessions skip the login shell's ~/.bashrc
 (see ``_write_config``).
 
-When this machine has no ``sudo`` (scripts/setup does not install it), the sessions find a stand-in first on
-their PATH: it runs ``sudo -n -- command`` for root, and for any other account answers as ``sudo -n`` does
-when it would ask for a password. With a real sudo installed, the real one is used.
+Accesses with ``sudo`` go through this machine's real ``sudo`` (scripts/setup installs it): root may run
+anything, the login account has no sudo rule, so ``sudo -n`` refuses it as it refuses any account that would
+need a password.
 """
 
 from __future__ import annotations
@@ -36,23 +36,6 @@ from tests.support.processes import kill_processes_under
 
 SSHD = "/usr/sbin/sshd"
 SSH_KEYGEN = "/usr/bin/ssh-keygen"
-STAND_IN_SUDO = """#!/bin/sh
-# Stand-in for sudo (tests only; this machine has none): root may run anything, every other account is
-# answered as `sudo -n` answers when it would ask for a password.
-while [ $# -gt 0 ]; do
-  case $1 in
-    -n) shift ;;
-    --) shift; break ;;
-    -*) echo "sudo: option $1 is not supported by this stand-in" >&2; exit 1 ;;
-    *) break ;;
-  esac
-done
-if [ "$(id -u)" -ne 0 ]; then
-  echo "sudo: a password is required" >&2
-  exit 1
-fi
-exec "$@"
-"""
 
 
 def generate_key(directory: Path, name: str) -> tuple[str, str]:
@@ -210,7 +193,7 @@ def _free_port(address: str) -> int:
         return probe.getsockname()[1]
 
 
-def _write_config(host: SshdHost, root: Path, users: list[str], stand_in: bool, passwords: bool) -> None:
+def _write_config(host: SshdHost, root: Path, users: list[str], passwords: bool) -> None:
     lines = [
         f"ListenAddress {host.address}:{host.port}",
         f"HostKey {host.directory / 'ssh_host_ed25519_key'}",
@@ -235,10 +218,7 @@ def _write_config(host: SshdHost, root: Path, users: list[str], stand_in: bool, 
     # bash sources ~/.bashrc for commands sshd runs when it is a top-level shell: SHLVL=1 makes it a nested
     # one, so the sessions do not pay for this machine's root .bashrc (a pyenv set-up, ~0.1 s a command, that
     # a server's root account would not have).
-    env = ["SHLVL=1"]
-    if stand_in:
-        env.append(f"PATH={root / 'bin'}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
-    lines.append("SetEnv " + " ".join(env))
+    lines.append("SetEnv SHLVL=1")
     host.config.write_text("\n".join(lines) + "\n")
 
 
@@ -278,11 +258,8 @@ def sshd_hosts(count: int = 3, *, login_user: bool = False) -> Iterator[SshdHost
         client_key, client_public = generate_key(root, "client_ed25519")
         (root / "authorized_keys").write_text(client_public + "\n")
         (root / "authorized_keys").chmod(0o644)
-        stand_in = shutil.which("sudo") is None
-        if stand_in:
-            (root / "bin").mkdir(mode=0o755)
-            (root / "bin" / "sudo").write_text(STAND_IN_SUDO)
-            (root / "bin" / "sudo").chmod(0o755)
+        if shutil.which("sudo") is None:
+            raise RuntimeError("sudo is not installed: run scripts/setup, which installs it")
         users = ["root"]
         password = None
         if login_user:
@@ -301,7 +278,7 @@ def sshd_hosts(count: int = 3, *, login_user: bool = False) -> Iterator[SshdHost
             cluster.hosts.append(host)
             for attempt in range(5):
                 host.port = _free_port(address)
-                _write_config(host, root, users, stand_in, passwords=login_user)
+                _write_config(host, root, users, passwords=login_user)
                 try:
                     host.start()
                     break

@@ -8,13 +8,10 @@ from pathlib import PurePosixPath
 from typing import ContextManager
 
 from components.configurator.mariadb import MariaDBPaths
+from components.configurator.systemd_unit import ServiceCommand, unit_name
 from components.orchestrators.hosts import Host, os_user_of
-from components.orchestrators.lifecycle.process import (
-    read_pid_file,
-    remove_runtime_files,
-    remove_service_files,
-    stop_process,
-)
+from components.orchestrators.lifecycle.process import read_pid_file, remove_runtime_files, remove_service_files
+from components.orchestrators.lifecycle.supervision import Supervisor, supervisor_for
 from components.sql import (
     BYPASS_READ_ONLY,
     Endpoint,
@@ -50,6 +47,26 @@ class MariaDBServer:
         self.binaries = binaries
         # The OS account that runs mariadbd on its host; root's socket login is tied to it.
         self.os_user = os_user or os_user_of(host)
+        self._supervisor: Supervisor | None = None
+
+    @property
+    def supervisor(self) -> Supervisor:
+        """The host's systemd or detached processes (looked up on first use: it may ask the host)."""
+        if self._supervisor is None:
+            self._supervisor = supervisor_for(self.host)
+        return self._supervisor
+
+    def command(self, start_timeout: float = 120, stop_timeout: float = 60) -> ServiceCommand:
+        return ServiceCommand(
+            unit=unit_name(self.paths.dir),
+            argv=(self.binaries.server, f"--defaults-file={self.paths.config}"),
+            workdir=self.paths.dir,
+            log_path=str(PurePosixPath(self.paths.dir) / "mariadbd.out"),
+            user=self.os_user,
+            description=f"MariaDB {PurePosixPath(self.paths.dir).name} of {PurePosixPath(self.paths.dir).parent.name}",
+            start_timeout=start_timeout,
+            stop_timeout=stop_timeout,
+        )
 
     # -- files --------------------------------------------------------------------------------------------
     def write_config(self, text: str) -> None:
@@ -100,9 +117,9 @@ class MariaDBServer:
             return False
 
     def start(self, timeout: float) -> int:
-        """Starts mariadbd detached and waits until it accepts connections on its socket."""
-        pid = self.host.spawn([self.binaries.server, f"--defaults-file={self.paths.config}"],
-                              log_path=str(PurePosixPath(self.paths.dir) / "mariadbd.out"))
+        """Starts mariadbd (under the host's systemd, or detached) and waits until it accepts connections on
+        its socket."""
+        pid = self.supervisor.start(self.command(start_timeout=timeout))
 
         def answers() -> bool:
             # Any process with that pid is ours here: the command line is not matched, since right after
@@ -165,11 +182,12 @@ class MariaDBServer:
 
     def stop(self, pid: int | None, timeout: float) -> None:
         """A clean shutdown (SIGTERM), then SIGKILL if it has not ended after ``timeout`` seconds."""
-        if pid:
-            stop_process(self.host, int(pid), self.is_running, timeout, "mariadbd")
+        self.supervisor.stop(self.command(stop_timeout=timeout), pid, self.is_running, timeout)
 
     def remove(self, keep_data: bool = False) -> None:
-        """Everything of the node, or with ``keep_data`` only its runtime files outside its directory."""
+        """Everything of the node (its systemd unit too), or with ``keep_data`` only its runtime files outside
+        its directory and its unit."""
+        self.supervisor.remove(self.command())
         if keep_data:
             remove_runtime_files(self.host, self.paths.dir, self.paths.socket)
         else:
@@ -181,7 +199,10 @@ class MariaDBServer:
 
     # -- SQL over the local socket ------------------------------------------------------------------------
     def socket_endpoint(self) -> Endpoint:
-        return Endpoint(host="localhost", port=0, user=self.os_user, unix_socket=self.paths.socket)
+        """The server's unix socket, reached through the host's control channel when the host is not this
+        machine (a socket on another host is not a file here)."""
+        via = self.host if hasattr(self.host, "forward_unix") else None
+        return Endpoint(host="localhost", port=0, user=self.os_user, unix_socket=self.paths.socket, via=via)
 
     def secure(self, root_user: str, root_password: str) -> None:
         """Creates (or re-keys) the administrative account that clients use over the network, outside the
