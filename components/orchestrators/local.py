@@ -230,6 +230,13 @@ def _mariadb(props: Mapping[str, Any]) -> MariaDBServer:
     )
 
 
+def _supervisor(props: Mapping[str, Any]) -> str:
+    """What the stack says keeps the service running (``onpremise.supervisor``): changing it restarts the
+    service under the new one."""
+    access = props.get("access") if is_known(props.get("access")) else None
+    return str((access or {}).get("supervisor", "auto"))
+
+
 def _placement_replaces(olds: Mapping[str, Any], news: Mapping[str, Any]) -> list[str]:
     """A service whose directory changes is a new service: replaced, the old one removed first. A directory
     not known yet counts as a change; ports being re-leased do not."""
@@ -392,6 +399,8 @@ class LocalDatabaseProvider(PlannedProvider):
     @staticmethod
     def _restart_reasons(olds: dict[str, Any], news: dict[str, Any]) -> list[str]:
         reasons = [{"placement": "its port"}.get(key, key) for key in changed_keys(olds, news, ("placement", "binaries"))]
+        if _supervisor(olds) != _supervisor(news):
+            reasons.append(f"its supervisor ({_supervisor(olds)} to {_supervisor(news)})")
         if is_known(news.get("settings")):
             _, restart = split_changes(olds.get("settings") or {}, news["settings"])
             reasons += sorted(restart)
@@ -467,7 +476,8 @@ class LocalDatabaseProvider(PlannedProvider):
             server.wait_replication_resumed(news["startTimeout"])
         else:
             live, restart = split_changes(olds.get("settings") or {}, news["settings"])
-            if restart or olds.get("placement") != news["placement"] or olds.get("binaries") != news["binaries"]:
+            if restart or olds.get("placement") != news["placement"] or olds.get("binaries") != news["binaries"] \
+                    or _supervisor(olds) != _supervisor(news):
                 pid = server.restart(pid, one_restart_at_a_time(_cluster_of(news)), news["stopTimeout"],
                                      news["startTimeout"])
             elif live:
@@ -572,6 +582,9 @@ class LocalHAProxyProvider(PlannedProvider):
             return "replace: the proxy moves to a new directory; the old one is stopped and removed first"
         if not self._alive(olds):
             return f"start: {k.label} is not running; it is started with its config"
+        if _supervisor(olds) != _supervisor(news):
+            return (f"restart: {k.label} moves from supervisor {_supervisor(olds)} to {_supervisor(news)} "
+                    "(stopped, then started under the new one)")
         config_path = _proxy_config_path(olds)
         if not changed and not _config_intact(host_for(olds.get("access")), config_path, olds.get("config")):
             return CONFIG_REWRITE.format(file=Path(config_path or "config").name)
@@ -589,7 +602,8 @@ class LocalHAProxyProvider(PlannedProvider):
         return UPGRADE if "generation" not in olds else NO_ACTION
 
     def stamp(self, olds: dict[str, Any], news: dict[str, Any]) -> dict[str, Any]:
-        restarts = bool(olds) and (not self._alive(olds) or bool(self.changes(olds, news)))
+        restarts = bool(olds) and (not self._alive(olds) or bool(self.changes(olds, news))
+                                   or _supervisor(olds) != _supervisor(news))
         return {"generation": _generation(olds, restarts)}
 
     @staticmethod
@@ -621,7 +635,11 @@ class LocalHAProxyProvider(PlannedProvider):
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         proxy = _proxy(news)
         pid = proxy.pid() if proxy.is_running() else None
-        if pid is None or changed_keys(olds, news, self.compared):
+        if pid is not None and _supervisor(olds) != _supervisor(news):
+            proxy.write_config(news["config"], news.get("files"))
+            proxy.stop(pid, news["stopTimeout"])
+            pid = proxy.start(news["startTimeout"])
+        elif pid is None or changed_keys(olds, news, self.compared):
             proxy.write_config(news["config"], news.get("files"))
             pid = proxy.reload(news["startTimeout"])
         elif not _config_intact(proxy.host, proxy.paths.config, news["config"]):

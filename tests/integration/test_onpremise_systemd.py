@@ -151,6 +151,33 @@ def test_haproxy_reloads_in_place_under_systemd(cluster):
     stack.expect_no_changes().ok()
 
 
+def test_switching_the_supervisor_restarts_each_service_under_the_new_one(cluster):
+    stack, hosts = cluster
+    units = units_of(stack, hosts)
+    stack.config_set("replstack:onpremise.supervisor", "processes")
+    preview = stack.preview_diff().ok().output
+    assert "restart: its supervisor (auto to processes) cannot change on a running server" in preview
+    assert "HAProxy moves from supervisor auto to processes" in preview
+    stack.up().ok()
+    for service, (host, name) in units.items():
+        assert not host.wrote(f"/etc/systemd/system/{name}").exists(), f"{service}: its unit is removed"
+        assert host.main_pid(name) == 0
+        pid = int(stack.state(service)["pid"])
+        assert host.run("kill", "-0", str(pid), check=False).returncode == 0, f"{service} runs detached"
+    stack.expect_no_changes().ok()
+    outputs = stack.outputs()
+    marker = uuid.uuid4().hex
+    scalar(outputs["writeEndpoint"], outputs, "INSERT INTO app.t VALUES (%s)", (marker,))
+    wait_until(lambda: scalar(node_address(outputs, "db3"), outputs, "SELECT COUNT(*) FROM app.t WHERE m = %s",
+                              (marker,)) == 1, timeout=30, what="the row on db3")
+
+    stack.config_set("replstack:onpremise.supervisor", "auto")
+    stack.up().ok()
+    for service, (host, name) in units.items():
+        assert host.main_pid(name) == int(stack.state(service)["pid"]), f"{service} is a unit again"
+    stack.expect_no_changes().ok()
+
+
 def test_destroy_leaves_no_unit_process_or_file_on_any_host(cluster):
     stack, hosts = cluster
     prefix = unit(stack, "db1").removesuffix("db1.service")

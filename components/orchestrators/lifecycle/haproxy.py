@@ -15,7 +15,7 @@ from components.configurator.haproxy import FILE_MODES, HAProxyPaths
 from components.configurator.systemd_unit import ServiceCommand, unit_name
 from components.orchestrators.hosts import CommandFailed, Host, os_user_of
 from components.orchestrators.lifecycle.process import PidFileService, remove_service_files, stop_process
-from components.orchestrators.lifecycle.supervision import SYSTEMD, Supervisor, supervisor_for
+from components.orchestrators.lifecycle.supervision import Supervisor, SystemdUnits, forget_unit, supervisor_for
 from components.waiting import wait_until
 
 
@@ -38,7 +38,7 @@ class HAProxyProcess(PidFileService):
 
     @property
     def under_systemd(self) -> bool:
-        return self.supervisor.name == SYSTEMD
+        return isinstance(self.supervisor, SystemdUnits)
 
     def command(self, timeout: float = 60) -> ServiceCommand:
         """The unit's command: the master-worker in the foreground, telling systemd when it is ready."""
@@ -77,6 +77,7 @@ class HAProxyProcess(PidFileService):
         self.host.remove_tree(self.paths.pid_file)
         if self.under_systemd:
             return self.supervisor.start(self.command(timeout))
+        forget_unit(self.host, self.command(timeout))
         try:
             self.host.run([self.binary, "-D", "-f", self.paths.config, "-p", self.paths.pid_file], timeout=timeout)
         except CommandFailed as error:
@@ -89,8 +90,11 @@ class HAProxyProcess(PidFileService):
         old = self.pid()
         if not self.is_running(old):
             return self.start(timeout)
-        if self.under_systemd:
-            return self._reload_workers(old, timeout)
+        if isinstance(self.supervisor, SystemdUnits):
+            if self.supervisor.main_pid(self.command(timeout)) == old:
+                return self._reload_workers(old, timeout)
+            self.stop(old, timeout)  # a daemon started before the service moved under systemd
+            return self.start(timeout)
         try:
             self.host.run([self.binary, "-D", "-f", self.paths.config, "-p", self.paths.pid_file,
                            "-sf", str(old)], timeout=timeout)

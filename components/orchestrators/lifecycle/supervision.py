@@ -41,6 +41,7 @@ class DetachedProcesses:
         self.host = host
 
     def start(self, command: ServiceCommand) -> int:
+        forget_unit(self.host, command)
         return self.host.spawn(list(command.argv), log_path=command.log_path)
 
     def stop(self, command: ServiceCommand, pid: int | None, alive: Callable[[int], bool], timeout: float) -> None:
@@ -146,6 +147,13 @@ def remove_units_under(host: Host, directory: str, timeout: float) -> list[str]:
         SystemdUnits(host).remove(ServiceCommand(unit=unit, argv=(), workdir=directory, log_path="/dev/null",
                                                  user="root", description=unit, stop_timeout=timeout))
     return units
+
+
+def forget_unit(host: Host, command: ServiceCommand) -> None:
+    """A service that leaves systemd (the stack switched to ``processes``) must not keep an enabled unit, which
+    would start a second server on its data at the next boot."""
+    if getattr(host, "service_manager", None) is not None and host.exists(command.unit_file):
+        SystemdUnits(host).remove(command)
 
 
 def supervisor_for(host: Host) -> Supervisor:
