@@ -14,10 +14,14 @@ class WaitTimeout(TimeoutError):
 
 
 def wait_until(check: Callable[[], T | None], *, timeout: float, what: str, interval: float = 0.1,
-               max_interval: float = 1.0) -> T:
+               max_interval: float = 0.25) -> T:
     """Calls ``check`` until it returns something other than None (or False), backing off from ``interval`` to
     ``max_interval``. ``check`` may raise ``StopWaiting`` to fail at once (for example, a process that died).
-    Returns the first truthy result; raises ``WaitTimeout`` naming ``what`` and the last error seen."""
+    Returns the first truthy result; raises ``WaitTimeout`` naming ``what`` and the last error seen.
+
+    A wait ends up to ``max_interval`` after its condition became true, and an ``up`` that adds a replica chains
+    several (start, catch-up, both data-check stops, the proxies): a quarter of a second keeps that sum small
+    while a check runs at most four times a second."""
     deadline = time.monotonic() + timeout
     last_error: Exception | None = None
     delay = interval
