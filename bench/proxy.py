@@ -7,8 +7,10 @@ A 3-node cluster (local backend, one HAProxy) gets its sysbench tables from the 
 * ``oltp_read_only`` through HAProxy's read port (balanced over the two replicas), and straight to one replica.
 
 Prints each run's transactions per second and the ratios proxied/direct (goals on a 2-core machine: write >= 0.9,
-read >= 0.8 of one replica direct), and where the time goes: the round trip of one query (``oltp_point_select``,
-one thread) through the read port and straight to the replica, and the CPU time HAProxy used during the run. The password reaches sysbench in a 0600 option file, never on its command line.
+read >= 0.8 of one replica direct), and where the time goes: ``oltp_read_only`` straight to both replicas at
+once (what the read port balances over, without HAProxy in between), the round trip of one query
+(``oltp_point_select``, one thread) through the read port and straight to the replica, and the CPU time HAProxy
+used during the run. The password reaches sysbench in a 0600 option file, never on its command line.
 Run: ``.venv/bin/python bench/proxy.py [--seconds 10] [--threads 4] [--tables 4] [--rows 10000] [--rounds 2]``.
 """
 
@@ -42,7 +44,10 @@ def cpu_seconds(pid: int) -> float:
 
 def sysbench(work: Path, address: str, user: str, password: str, test: str, args: argparse.Namespace,
              threads: int | None = None, pattern: re.Pattern = _TPS) -> float:
-    host, port = address.rsplit(":", 1)
+    """TPS (or what ``pattern`` reads) of one run against ``address``, or against several servers at once
+    (``h1:p1,h2:p2``: sysbench spreads its connections over them)."""
+    pairs = [a.rsplit(":", 1) for a in address.split(",")]
+    host, port = ",".join(h for h, _ in pairs), ",".join(p for _, p in pairs)
     options = work / "sysbench.options"
     fd = os.open(options, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as out:
@@ -75,6 +80,7 @@ def main() -> None:
         nodes = {n["role"]: n for n in reversed(out["nodes"])}
         primary = f"{nodes['primary']['host']}:{nodes['primary']['port']}"
         replica = f"{nodes['replica']['host']}:{nodes['replica']['port']}"
+        replicas = ",".join(f"{n['host']}:{n['port']}" for n in out["nodes"] if n["role"] == "replica")
         user, password = out["rootUser"], out["rootPassword"]
         pid_file = next(tmp.glob("data/*/haproxy1/haproxy.pid"))
         haproxy_pid = int(pid_file.read_text().split()[0])
@@ -86,6 +92,8 @@ def main() -> None:
                 "write direct": sysbench(tmp, primary, user, password, "oltp_read_write", args),
                 "read via HAProxy": sysbench(tmp, haproxy["readEndpoint"], user, password, "oltp_read_only", args),
                 "read direct (one replica)": sysbench(tmp, replica, user, password, "oltp_read_only", args),
+                # Where the read side's time goes: the same two replicas without HAProxy in between.
+                "read direct (both replicas)": sysbench(tmp, replicas, user, password, "oltp_read_only", args),
             }
             cpu = (cpu_seconds(haproxy_pid) - cpu_before) / (time.monotonic() - started)
             for what, tps in results.items():
@@ -94,6 +102,10 @@ def main() -> None:
                   f"(goal >= 0.9), read ratio "
                   f"{results['read via HAProxy'] / results['read direct (one replica)']:.2f} (goal >= 0.8); HAProxy "
                   f"used {cpu:.0%} of a core")
+            print(f"round {round_}: both replicas without HAProxy: "
+                  f"{results['read direct (both replicas)'] / results['read direct (one replica)']:.2f} of one "
+                  f"replica direct; HAProxy's own share: "
+                  f"{results['read via HAProxy'] / results['read direct (both replicas)']:.2f} of that")
             # The best of three short alternating runs each: the machine's other load only ever adds to a round trip.
             short = argparse.Namespace(**{**vars(args), "seconds": 3})
             proxied = max(sysbench(tmp, haproxy["readEndpoint"], user, password, "oltp_point_select", short, 1, _QPS)
