@@ -74,6 +74,16 @@ def node_address(outputs: dict, name: str) -> str:
     return f"{node['host']}:{node['port']}"
 
 
+def write_reaches(outputs: dict, *nodes: str) -> None:
+    """A row written through the write endpoint into app.t reaches each of ``nodes``."""
+    marker = uuid.uuid4().hex
+    scalar(outputs["writeEndpoint"], outputs, "INSERT INTO app.t VALUES (%s)", (marker,))
+    for name in nodes:
+        wait_until(lambda name=name: scalar(node_address(outputs, name), outputs,
+                                            "SELECT COUNT(*) FROM app.t WHERE m = %s", (marker,)) == 1,
+                   timeout=30, what=f"the row on {name}")
+
+
 def test_services_are_spread_over_the_hosts_and_replicate(cluster):
     stack, hosts = cluster
     outputs = stack.outputs()
@@ -107,10 +117,7 @@ def test_killed_node_is_drift_that_up_repairs(cluster):
     stack.up("--refresh").ok()
     stack.expect_no_changes().ok()
     outputs = stack.outputs()
-    marker = uuid.uuid4().hex
-    scalar(outputs["writeEndpoint"], outputs, "INSERT INTO app.t VALUES (%s)", (marker,))
-    wait_until(lambda: scalar(node_address(outputs, "db2"), outputs, "SELECT COUNT(*) FROM app.t WHERE m = %s",
-                              (marker,)) == 1, timeout=30, what="the row on the repaired db2")
+    write_reaches(outputs, "db2")
 
 
 def test_static_change_rolls_one_node_at_a_time(cluster):

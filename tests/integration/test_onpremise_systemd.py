@@ -7,13 +7,12 @@ place (its master stays); destroy leaves no unit, process or file on any host.""
 
 from __future__ import annotations
 
-import uuid
 
 import pytest
 
 from components.configurator.systemd_unit import unit_name
 from components.waiting import wait_until
-from tests.integration.test_onpremise import node_address, scalar, set_keys
+from tests.integration.test_onpremise import node_address, scalar, set_keys, write_reaches
 from tests.support import systemd_host
 from tests.support.cli import CliStack, cli_stack
 
@@ -85,14 +84,9 @@ def test_every_service_is_an_enabled_unit_of_its_hosts_systemd(cluster):
     verified = db1_host.run("systemd-analyze", "verify", f"/etc/systemd/system/{db1_unit}", check=False)
     assert verified.returncode == 0, verified.stderr
     outputs = stack.outputs()
-    marker = uuid.uuid4().hex
     scalar(outputs["writeEndpoint"], outputs, "CREATE DATABASE IF NOT EXISTS app")
     scalar(outputs["writeEndpoint"], outputs, "CREATE TABLE IF NOT EXISTS app.t (m CHAR(32))")
-    scalar(outputs["writeEndpoint"], outputs, "INSERT INTO app.t VALUES (%s)", (marker,))
-    for name in ("db2", "db3"):
-        wait_until(lambda name=name: scalar(node_address(outputs, name), outputs,
-                                            "SELECT COUNT(*) FROM app.t WHERE m = %s", (marker,)) == 1,
-                   timeout=30, what=f"the row on {name}")
+    write_reaches(outputs, "db2", "db3")
     stack.expect_no_changes().ok()
 
 
@@ -110,10 +104,7 @@ def test_a_crashed_server_is_restarted_by_systemd_and_up_converges(cluster):
     stack.up("--refresh").ok()
     stack.expect_no_changes().ok()
     assert int(stack.state("db2")["pid"]) == host.main_pid(name), "state follows the unit's new MainPID"
-    marker = uuid.uuid4().hex
-    scalar(outputs["writeEndpoint"], outputs, "INSERT INTO app.t VALUES (%s)", (marker,))
-    wait_until(lambda: scalar(node_address(outputs, "db2"), outputs, "SELECT COUNT(*) FROM app.t WHERE m = %s",
-                              (marker,)) == 1, timeout=30, what="the row on the restarted db2")
+    write_reaches(outputs, "db2")
 
 
 def test_a_static_change_restarts_the_units_one_at_a_time_primary_last(cluster):
@@ -166,10 +157,7 @@ def test_switching_the_supervisor_restarts_each_service_under_the_new_one(cluste
         assert host.run("kill", "-0", str(pid), check=False).returncode == 0, f"{service} runs detached"
     stack.expect_no_changes().ok()
     outputs = stack.outputs()
-    marker = uuid.uuid4().hex
-    scalar(outputs["writeEndpoint"], outputs, "INSERT INTO app.t VALUES (%s)", (marker,))
-    wait_until(lambda: scalar(node_address(outputs, "db3"), outputs, "SELECT COUNT(*) FROM app.t WHERE m = %s",
-                              (marker,)) == 1, timeout=30, what="the row on db3")
+    write_reaches(outputs, "db3")
 
     stack.config_set("replstack:onpremise.supervisor", "auto")
     stack.up().ok()

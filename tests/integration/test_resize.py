@@ -146,7 +146,7 @@ def test_scale_out_from_a_copy_after_the_binary_logs_were_purged_then_scale_in(s
             assert record["source"] == "db2" and record["verified"] and record["tables"] == TABLES + 1 + load.tables, record
             assert record["copiedMB"] > 10
             log = (stack.data_dir / f"replstack-{stack.name}" / name / "seed.log").read_text()
-            assert f"copied" in log and "holds the data of db2" in log
+            assert "copied" in log and "holds the data of db2" in log
         reference = counts(stack, "db2")
         assert all(reference[f"t{i}"] == ROWS for i in range(1, TABLES + 1))
         stack.expect_no_changes().ok()

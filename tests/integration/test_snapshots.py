@@ -6,7 +6,6 @@ data changed, replication and the proxies working again; destroy leaves no cront
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -39,7 +38,7 @@ def stack(tmp_path_factory) -> CliStack:
             yield created
     finally:
         # Whatever happened, this test's line leaves the crontab.
-        mark = f"# replstack snapshot replstack-snap"
+        mark = "# replstack snapshot replstack-snap"
         kept = [line for line in crontab().splitlines() if not line.endswith(mark)]
         if kept:
             subprocess.run(["crontab", "-"], input="\n".join(kept) + "\n", text=True, check=False)

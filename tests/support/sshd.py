@@ -32,6 +32,7 @@ import psutil
 
 from components.orchestrators.ssh import SshAccess, close_all
 from components.waiting import StopWaiting, wait_until
+from tests.support.host_list import HostList, TestHost
 from tests.support.processes import kill_processes_under
 
 SSHD = "/usr/sbin/sshd"
@@ -47,17 +48,9 @@ def generate_key(directory: Path, name: str) -> tuple[str, str]:
 
 
 @dataclass
-class SshdHost:
+class SshdHost(TestHost):
     """One sshd: ``name`` (h1, h2, ...), where it listens, its host key (``ssh-ed25519 AAAA...``) and its own
     directory (``base`` is free for the test's services; ``sshd.log`` is the daemon's log)."""
-
-    name: str
-    address: str
-    port: int
-    directory: Path
-    host_key: str
-    client_key: str = field(repr=False)
-    process: subprocess.Popen | None = field(default=None, repr=False)
 
     @property
     def base(self) -> Path:
@@ -116,7 +109,7 @@ class SshdHost:
 
 
 @dataclass
-class SshdHosts:
+class SshdHosts(HostList[SshdHost]):
     root: Path
     hosts: list[SshdHost]
     client_key: str = field(repr=False)
@@ -124,15 +117,6 @@ class SshdHosts:
     user: str | None = None
     password: str | None = field(default=None, repr=False)
     mounts: list[Path] = field(default_factory=list)
-
-    def __iter__(self) -> Iterator[SshdHost]:
-        return iter(self.hosts)
-
-    def __getitem__(self, index: int) -> SshdHost:
-        return self.hosts[index]
-
-    def __len__(self) -> int:
-        return len(self.hosts)
 
     def known_hosts(self, path: Path | None = None) -> Path:
         """A known_hosts file naming every host with its key (``[address]:port key``)."""

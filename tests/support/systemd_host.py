@@ -37,6 +37,7 @@ import psutil
 
 from components.orchestrators.ssh import SshAccess, close_all
 from components.waiting import StopWaiting, wait_until
+from tests.support.host_list import HostList, TestHost
 from tests.support.sshd import SSH_KEYGEN, _free_port, _loopback_addresses, generate_key
 
 SYSTEMD = "/lib/systemd/systemd"
@@ -79,17 +80,10 @@ exec chroot "$merged" {systemd} --system --unit={target} --log-target=console --
 
 
 @dataclass
-class SystemdHost:
+class SystemdHost(TestHost):
     """One booted host: ``name`` (s1, s2, ...), the loopback address its sshd and services use, its sshd port
     and host key, and its directory (``upper`` holds every file the host wrote)."""
 
-    name: str
-    address: str
-    port: int
-    directory: Path
-    host_key: str
-    client_key: str = field(repr=False)
-    process: subprocess.Popen | None = field(default=None, repr=False)
     cgroup: str = ""
 
     @property
@@ -263,19 +257,10 @@ def _prepare_root(host: SystemdHost, client_public: str) -> None:
 
 
 @dataclass
-class SystemdHosts:
+class SystemdHosts(HostList[SystemdHost]):
     root: Path
     hosts: list[SystemdHost]
     client_key: str = field(repr=False)
-
-    def __iter__(self) -> Iterator[SystemdHost]:
-        return iter(self.hosts)
-
-    def __getitem__(self, index: int) -> SystemdHost:
-        return self.hosts[index]
-
-    def __len__(self) -> int:
-        return len(self.hosts)
 
 
 def missing() -> str | None:

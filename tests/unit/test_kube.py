@@ -4,7 +4,6 @@ stand-in ``kubectl`` that runs the exec'd command on this machine instead of in 
 
 from __future__ import annotations
 
-import os
 import socket
 import stat
 import sys

@@ -7,7 +7,6 @@ import os
 import stat
 import subprocess
 
-import pytest
 
 from tests.support.engine import PROJECT_DIR
 

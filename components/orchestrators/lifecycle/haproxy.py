@@ -15,7 +15,7 @@ from components.configurator.haproxy import FILE_MODES, HAProxyPaths
 from components.configurator.systemd_unit import ServiceCommand, unit_name
 from components.orchestrators.hosts import CommandFailed, Host, os_user_of
 from components.orchestrators.lifecycle.process import PidFileService, remove_service_files, stop_process
-from components.orchestrators.lifecycle.supervision import Supervisor, SystemdUnits, forget_unit, supervisor_for
+from components.orchestrators.lifecycle.supervision import Supervised, SystemdUnits, forget_unit
 from components.waiting import wait_until
 
 
@@ -23,22 +23,11 @@ class ProxyFailed(RuntimeError):
     """HAProxy refused its config or did not start."""
 
 
-class HAProxyProcess(PidFileService):
+class HAProxyProcess(PidFileService, Supervised):
     def __init__(self, host: Host, paths: HAProxyPaths, binary: str = "/usr/sbin/haproxy"):
         self.host = host
         self.paths = paths
         self.binary = binary
-        self._supervisor: Supervisor | None = None
-
-    @property
-    def supervisor(self) -> Supervisor:
-        if self._supervisor is None:
-            self._supervisor = supervisor_for(self.host)
-        return self._supervisor
-
-    @property
-    def under_systemd(self) -> bool:
-        return isinstance(self.supervisor, SystemdUnits)
 
     def command(self, timeout: float = 60) -> ServiceCommand:
         """The unit's command: the master-worker in the foreground, telling systemd when it is ready."""

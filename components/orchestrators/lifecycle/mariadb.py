@@ -11,7 +11,7 @@ from components.configurator.mariadb import MariaDBPaths
 from components.configurator.systemd_unit import ServiceCommand, unit_name
 from components.orchestrators.hosts import Host, os_user_of
 from components.orchestrators.lifecycle.process import read_pid_file, remove_runtime_files, remove_service_files
-from components.orchestrators.lifecycle.supervision import Supervisor, supervisor_for
+from components.orchestrators.lifecycle.supervision import Supervised
 from components.sql import (
     BYPASS_READ_ONLY,
     Endpoint,
@@ -40,21 +40,13 @@ class MariaDBBinaries:
     install_db: str = "/usr/bin/mariadb-install-db"
 
 
-class MariaDBServer:
+class MariaDBServer(Supervised):
     def __init__(self, host: Host, paths: MariaDBPaths, binaries: MariaDBBinaries, os_user: str | None = None):
         self.host = host
         self.paths = paths
         self.binaries = binaries
         # The OS account that runs mariadbd on its host; root's socket login is tied to it.
         self.os_user = os_user or os_user_of(host)
-        self._supervisor: Supervisor | None = None
-
-    @property
-    def supervisor(self) -> Supervisor:
-        """The host's systemd or detached processes (looked up on first use: it may ask the host)."""
-        if self._supervisor is None:
-            self._supervisor = supervisor_for(self.host)
-        return self._supervisor
 
     def command(self, start_timeout: float = 120, stop_timeout: float = 60) -> ServiceCommand:
         return ServiceCommand(

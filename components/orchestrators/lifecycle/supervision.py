@@ -156,6 +156,24 @@ def forget_unit(host: Host, command: ServiceCommand) -> None:
         SystemdUnits(host).remove(command)
 
 
+class Supervised:
+    """A lifecycle whose service a ``Supervisor`` keeps running: the host's, looked up on first use (it may ask
+    the host). Lifecycles set ``host``."""
+
+    host: Host
+    _supervisor: Supervisor | None = None
+
+    @property
+    def supervisor(self) -> Supervisor:
+        if self._supervisor is None:
+            self._supervisor = supervisor_for(self.host)
+        return self._supervisor
+
+    @property
+    def under_systemd(self) -> bool:
+        return isinstance(self.supervisor, SystemdUnits)
+
+
 def supervisor_for(host: Host) -> Supervisor:
     manager = getattr(host, "service_manager", None)
     return SystemdUnits(host) if manager is not None and manager() == SYSTEMD else DetachedProcesses(host)
