@@ -87,8 +87,11 @@ def verify(replica: dict[str, Any], source: dict[str, Any], primary: dict[str, A
                         execute(src, "STOP SLAVE")  # both stopped before the target is read: neither is past it
                         with connect(endpoint(primary), timeout=10) as conn:
                             target = variable(conn, "gtid_binlog_pos")
-                        _stop_at(src, target, source["name"], timeout)
-                        _stop_at(new, target, replica["name"], timeout)
+                        with ThreadPoolExecutor(max_workers=2) as pool:  # each on its own connection
+                            stops = [pool.submit(_stop_at, src, target, source["name"], timeout),
+                                     pool.submit(_stop_at, new, target, replica["name"], timeout)]
+                            for stop in stops:
+                                stop.result()
                         theirs, mine = _both(src, new)
                     finally:
                         execute(src, "START SLAVE")
