@@ -32,6 +32,9 @@ class ServiceCommand:
     stop_timeout: float = 60
     notify: bool = False
     reload_signal: str | None = None
+    # Directories the service needs that a reboot may empty (a socket directory under /tmp): made before each
+    # start, since systemd starts the unit at boot without replstack.
+    runtime_dirs: tuple[str, ...] = ()
 
     @property
     def unit_file(self) -> str:
@@ -61,4 +64,12 @@ def exec_line(argv: tuple[str, ...] | list[str]) -> str:
 
 
 def render_unit(command: ServiceCommand) -> str:
-    return render_template("systemd.service.j2", unit=command, exec_start=exec_line(command.argv))
+    make_dirs = [exec_line(["/bin/mkdir", "-p", "-m", "0700", d]) for d in command.runtime_dirs]
+    return render_template("systemd.service.j2", unit=command, exec_start=exec_line(command.argv),
+                           make_dirs=make_dirs)
+
+
+def outside(service_dir: str, path: str) -> tuple[str, ...]:
+    """``path``'s directory when it is not the service's own (a socket moved to a short directory)."""
+    directory = str(PurePosixPath(path).parent)
+    return () if directory == str(PurePosixPath(service_dir)) else (directory,)

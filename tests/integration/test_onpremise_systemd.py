@@ -107,6 +107,22 @@ def test_a_crashed_server_is_restarted_by_systemd_and_up_converges(cluster):
     write_reaches(outputs, "db2")
 
 
+def test_after_a_power_cut_a_host_starts_its_units_at_boot_and_up_converges(cluster):
+    stack, hosts = cluster
+    host, name = units_of(stack, hosts)["db2"]
+    host.power_cycle()
+    assert host.systemctl("is-active", "multi-user.target").stdout.strip() == "active"
+    wait_until(lambda: host.systemctl("is-active", name).stdout.strip() == "active", timeout=60,
+               what="db2's unit to start at boot")
+    outputs = stack.outputs()
+    wait_until(lambda: scalar(node_address(outputs, "db2"), outputs, "SELECT 1") == 1, timeout=120,
+               what="db2 to answer after its crash recovery")
+    stack.up("--refresh").ok()
+    stack.expect_no_changes().ok()
+    assert int(stack.state("db2")["pid"]) == host.main_pid(name)
+    write_reaches(outputs, "db2")
+
+
 def test_a_static_change_restarts_the_units_one_at_a_time_primary_last(cluster):
     stack, hosts = cluster
     units = units_of(stack, hosts)

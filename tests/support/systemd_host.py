@@ -123,8 +123,8 @@ class SystemdHost(TestHost):
 
     def boot(self) -> None:
         merged, work = self.directory / "merged", self.directory / "work"
-        merged.mkdir()
-        work.mkdir()
+        merged.mkdir(exist_ok=True)
+        work.mkdir(exist_ok=True)
         self.cgroup = f"replstack-test-{self.name}-{secrets.token_hex(4)}"
         cgroups = [Path(h) / self.cgroup for h in CGROUP_HIERARCHIES]
         for path in cgroups:
@@ -154,6 +154,12 @@ class SystemdHost(TestHost):
 
         wait_until(sshd_answers, timeout=60, what=f"host {self.name} to boot and run sshd on "
                    f"{self.address}:{self.port}", interval=0.05)
+
+    def power_cycle(self) -> None:
+        """A power loss and a boot: everything in the host is killed at once (its servers too, as by a power
+        cut), then it boots again from its own files, starting what is enabled."""
+        self.shut_down()
+        self.boot()
 
     def shut_down(self) -> None:
         """Kills its PID 1 (and so everything in its namespace), then removes its cgroups."""
@@ -225,12 +231,17 @@ def _prepare_root(host: SystemdHost, client_public: str) -> None:
     units.mkdir(parents=True)
     (units / HOST_TARGET).write_text(
         "[Unit]\nDescription=replstack test host\nDefaultDependencies=no\n"
-        f"Wants={SSHD_UNIT}\nAllowIsolate=yes\n")
+        f"Wants={SSHD_UNIT} multi-user.target\nAllowIsolate=yes\n")
     (units / SSHD_UNIT).write_text(
         "[Unit]\nDescription=sshd of a replstack test host\nDefaultDependencies=no\n\n"
         "[Service]\nExecStart=/usr/sbin/sshd -D -e -f /etc/replstack-test/sshd_config\n"
         "RuntimeDirectory=sshd\nRuntimeDirectoryMode=0755\nKillMode=process\nRestart=on-failure\n")
-    for unit in MASKED_UNITS:
+    # It boots into multi-user.target, as a server does, so that the units the backend enables start at boot;
+    # what this machine itself enabled there (its own mariadb, haproxy, ssh, ...) is masked.
+    enabled = {p.name for wants in ("/etc/systemd/system/multi-user.target.wants",
+                                    "/lib/systemd/system/multi-user.target.wants") if Path(wants).is_dir()
+               for p in Path(wants).iterdir() if not p.name.startswith("replstack-")}
+    for unit in sorted(set(MASKED_UNITS) | enabled):
         (units / unit).symlink_to("/dev/null")
     generators = etc / "systemd" / "system-generators"
     generators.mkdir(parents=True)

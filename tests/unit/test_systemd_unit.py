@@ -72,3 +72,10 @@ def test_an_unknown_supervisor_names_the_allowed_values():
     with pytest.raises(ValidationError) as error:
         hosts(supervisor="sysvinit")
     assert "'auto', 'systemd' or 'processes'" in str(error.value)
+
+
+def test_a_socket_directory_outside_the_service_is_made_before_each_start():
+    text = render_unit(command(runtime_dirs=("/tmp/replstack-0123456789abcdef",)))
+    assert "ExecStartPre=/bin/mkdir -p -m 0700 /tmp/replstack-0123456789abcdef\n" in text
+    assert text.index("ExecStartPre=") < text.index("ExecStart=/usr/sbin/mariadbd")
+    assert "ExecStartPre" not in render_unit(command())

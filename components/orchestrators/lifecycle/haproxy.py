@@ -12,7 +12,7 @@ from pathlib import PurePosixPath
 from typing import Mapping
 
 from components.configurator.haproxy import FILE_MODES, HAProxyPaths
-from components.configurator.systemd_unit import ServiceCommand, unit_name
+from components.configurator.systemd_unit import ServiceCommand, outside, unit_name
 from components.orchestrators.hosts import CommandFailed, Host, os_user_of
 from components.orchestrators.lifecycle.process import PidFileService, remove_service_files, stop_process
 from components.orchestrators.lifecycle.supervision import Supervised, SystemdUnits, forget_unit
@@ -43,6 +43,7 @@ class HAProxyProcess(PidFileService, Supervised):
             stop_timeout=timeout,
             notify=True,
             reload_signal="USR2",
+            runtime_dirs=outside(self.paths.dir, self.paths.socket),
         )
 
     def write_config(self, text: str, files: Mapping[str, str] | None = None) -> None:

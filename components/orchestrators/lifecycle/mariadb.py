@@ -8,7 +8,7 @@ from pathlib import PurePosixPath
 from typing import ContextManager
 
 from components.configurator.mariadb import MariaDBPaths
-from components.configurator.systemd_unit import ServiceCommand, unit_name
+from components.configurator.systemd_unit import ServiceCommand, outside, unit_name
 from components.orchestrators.hosts import Host, os_user_of
 from components.orchestrators.lifecycle.process import read_pid_file, remove_runtime_files, remove_service_files
 from components.orchestrators.lifecycle.supervision import Supervised
@@ -58,6 +58,7 @@ class MariaDBServer(Supervised):
             description=f"MariaDB {PurePosixPath(self.paths.dir).name} of {PurePosixPath(self.paths.dir).parent.name}",
             start_timeout=start_timeout,
             stop_timeout=stop_timeout,
+            runtime_dirs=outside(self.paths.dir, self.paths.socket),
         )
 
     # -- files --------------------------------------------------------------------------------------------
