@@ -137,6 +137,11 @@ def _check_path_text(value: str) -> None:
                          f"allowed: {_PATH_CHARS}")
 
 
+def _plain_absolute_path(value: str) -> bool:
+    """Absolute, of path characters only (see ``_check_path_text``), and with no ``..`` step."""
+    return value.startswith("/") and bool(_PATH.fullmatch(value)) and ".." not in value.split("/")
+
+
 def _image_tag(image: str) -> str:
     last = image.split("@", 1)[0].rsplit("/", 1)[-1]
     return last.split(":", 1)[1] if ":" in last else ""

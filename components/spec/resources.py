@@ -9,7 +9,7 @@ from typing import Any, Literal, Mapping
 
 from pydantic import Field, field_validator, model_validator
 
-from components.spec.base import SYSTEM_DIRS, SYSTEM_TREES, _Model, _PATH, _PATH_CHARS, _inside
+from components.spec.base import SYSTEM_DIRS, SYSTEM_TREES, _Model, _PATH_CHARS, _inside, _plain_absolute_path
 
 
 class NetworkSpec(_Model):
@@ -154,7 +154,7 @@ class DiskSpec(_Model):
                 return (f"device {device!r} is not a pool name; allowed: letters, digits, '_', '.', ':', '-', "
                         "with '/' between a pool and its dataset")
             return None
-        if not device.startswith("/") or not _PATH.fullmatch(device) or ".." in device.split("/"):
+        if not _plain_absolute_path(device):
             return (f"device {device!r} is not an absolute path; allowed for type {kind}: a path starting with '/', "
                     f"of {_PATH_CHARS}, without '..'")
         if kind == "physical" and not device.startswith("/dev/"):
@@ -210,7 +210,7 @@ class SnapshotSpec(_Model):
     def _absolute_directory(cls, value: str | None) -> str | None:
         if value is None:
             return None
-        if not value.startswith("/") or not _PATH.fullmatch(value) or ".." in value.split("/"):
+        if not _plain_absolute_path(value):
             raise ValueError(f"{value!r} is not an absolute directory; allowed: a path starting with '/', of "
                              f"{_PATH_CHARS}, without '..'")
         if value.rstrip("/") in SYSTEM_DIRS or any(value == t or value.startswith(t + "/") for t in SYSTEM_TREES):
