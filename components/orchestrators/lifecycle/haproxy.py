@@ -76,14 +76,18 @@ class HAProxyProcess(PidFileService, Supervised):
                           what=f"HAProxy ({self.paths.config}) to write its pid")
 
     def reload(self, timeout: float) -> int:
-        """A soft reload: the new process binds, then tells the old one (-sf) to finish and leave."""
+        """A soft reload. Detached: a new daemon binds, then tells the old one (-sf) to finish and leave. Under
+        systemd: the unit's master replaces its workers (a daemon from before the service moved under systemd is
+        restarted as the unit instead)."""
         old = self.pid()
         if not self.is_running(old):
             return self.start(timeout)
-        if isinstance(self.supervisor, SystemdUnits):
-            if self.supervisor.main_pid(self.command(timeout)) == old:
-                return self._reload_workers(old, timeout)
-            self.stop(old, timeout)  # a daemon started before the service moved under systemd
+        units = self.supervisor
+        if isinstance(units, SystemdUnits):
+            command = self.command(timeout)
+            if units.main_pid(command) == old:
+                return self._reload_workers(units, command, old, timeout)
+            self.stop(old, timeout)
             return self.start(timeout)
         try:
             self.host.run([self.binary, "-D", "-f", self.paths.config, "-p", self.paths.pid_file,
@@ -93,11 +97,11 @@ class HAProxyProcess(PidFileService, Supervised):
         return wait_until(lambda: (p := self.pid()) != old and self.is_running(p) and p, timeout=timeout,
                           what="the reloaded HAProxy to write its pid")
 
-    def _reload_workers(self, master: int, timeout: float) -> int:
+    def _reload_workers(self, units: SystemdUnits, command: ServiceCommand, master: int, timeout: float) -> int:
         """``systemctl reload``, then wait until the master runs a worker it did not run before (the one with
         the new config); the master, the unit's main process, stays."""
         before = self._workers(master)
-        self.supervisor.reload(self.command(timeout), master)
+        units.reload(command)
         wait_until(lambda: bool(set(self._workers(master)) - set(before)), timeout=timeout,
                    what=f"HAProxy ({self.paths.config}) to run a worker with its new config")
         return master

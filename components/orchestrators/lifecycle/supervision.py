@@ -9,7 +9,7 @@ import shlex
 from typing import Callable, Protocol
 
 from components.configurator.systemd_unit import UNIT_DIR, ServiceCommand, render_unit
-from components.orchestrators.hosts import SIGTERM, CommandFailed, Host
+from components.orchestrators.hosts import CommandFailed, Host
 from components.orchestrators.lifecycle.process import stop_process
 
 SYSTEMD = "systemd"
@@ -26,8 +26,6 @@ class Supervisor(Protocol):
     def start(self, command: ServiceCommand) -> int: ...
 
     def stop(self, command: ServiceCommand, pid: int | None, alive: Callable[[int], bool], timeout: float) -> None: ...
-
-    def reload(self, command: ServiceCommand, pid: int) -> None: ...
 
     def remove(self, command: ServiceCommand) -> None: ...
 
@@ -47,9 +45,6 @@ class DetachedProcesses:
     def stop(self, command: ServiceCommand, pid: int | None, alive: Callable[[int], bool], timeout: float) -> None:
         if pid:
             stop_process(self.host, int(pid), alive, timeout, command.description)
-
-    def reload(self, command: ServiceCommand, pid: int) -> None:
-        self.host.signal(pid, _signal_number(command.reload_signal))
 
     def remove(self, command: ServiceCommand) -> None:
         pass
@@ -103,7 +98,8 @@ class SystemdUnits:
         if pid:
             stop_process(self.host, int(pid), alive, timeout, command.description)
 
-    def reload(self, command: ServiceCommand, pid: int) -> None:
+    def reload(self, command: ServiceCommand) -> None:
+        """``systemctl reload``: the unit's ``ExecReload`` signals the main process to re-read its config."""
         self.install(command)
         self._systemctl("reload", f"{command.unit}.service")
 
@@ -178,8 +174,3 @@ def supervisor_for(host: Host) -> Supervisor:
     manager = getattr(host, "service_manager", None)
     return SystemdUnits(host) if manager is not None and manager() == SYSTEMD else DetachedProcesses(host)
 
-
-def _signal_number(name: str | None) -> int:
-    import signal
-
-    return int(getattr(signal, f"SIG{name}")) if name else int(SIGTERM)
