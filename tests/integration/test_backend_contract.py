@@ -27,6 +27,7 @@ from components.waiting import wait_until
 from tests.support.cli import PULUMI, CliStack, cli_stack
 from tests.support.cluster import cluster_config
 from tests.support.processes import kill_processes_under, processes_under
+from tests.integration.test_onpremise import set_keys
 from tests.support import systemd_host
 from tests.support.sshd import sshd_hosts
 
@@ -100,9 +101,7 @@ def _onpremise_stack(tmp: Path, hosts, host_entry) -> CliStack:
         "replstack:proxies": [],
     }
     stack = cli_stack(tmp, config)
-    for index, _ in enumerate(hosts):
-        stack.run("config", "set", "--secret", "--path", f"replstack:onpremise.hosts[{index}].privateKey",
-                  stdin=hosts.client_key).ok()
+    set_keys(stack, hosts, hosts.client_key)
     return stack
 
 

@@ -16,7 +16,7 @@ import pymysql
 import pytest
 
 from components.waiting import wait_until
-from tests.support.cli import CliStack, cli_stack
+from tests.support.cli import CliStack, cli_cluster, cli_stack
 from tests.support.processes import kill_processes_under, processes_under
 from tests.support.sshd import generate_key, sshd_hosts
 
@@ -41,6 +41,11 @@ def set_keys(stack: CliStack, hosts, key: str) -> None:
                   stdin=key).ok()
 
 
+def with_keys(hosts):
+    """``cli_cluster``'s prepare step: the hosts' private key set as a secret of the stack."""
+    return lambda stack: set_keys(stack, hosts, hosts.client_key)
+
+
 def scalar(address: str, outputs: dict, sql: str, args=None):
     host, port = address.rsplit(":", 1)
     with pymysql.connect(host=host, port=int(port), user=outputs["rootUser"], password=outputs["rootPassword"],
@@ -54,19 +59,12 @@ def scalar(address: str, outputs: dict, sql: str, args=None):
 def cluster(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("onpremise")
     with sshd_hosts(3) as hosts:
-        stack = cli_stack(tmp, onpremise_config(hosts))
-        set_keys(stack, hosts, hosts.client_key)
         try:
-            stack.up().ok()
-            yield stack, hosts
+            with cli_cluster(tmp, onpremise_config(hosts), prepare=with_keys(hosts)) as stack:
+                yield stack, hosts
         finally:
-            try:
-                stack.run("destroy", "--yes")
-                stack.run("stack", "rm", "--yes", "--force")
-            finally:
-                for host in hosts:
-                    kill_processes_under(host.base)
-                kill_processes_under(tmp)
+            for host in hosts:
+                kill_processes_under(host.base)
 
 
 def node_address(outputs: dict, name: str) -> str:

@@ -12,9 +12,9 @@ import pytest
 
 from components.configurator.systemd_unit import unit_name
 from components.waiting import wait_until
-from tests.integration.test_onpremise import node_address, scalar, set_keys, write_reaches
+from tests.integration.test_onpremise import node_address, scalar, with_keys, write_reaches
 from tests.support import systemd_host
-from tests.support.cli import CliStack, cli_stack
+from tests.support.cli import CliStack, cli_cluster
 
 pytestmark = [
     pytest.mark.timeout(900),
@@ -38,15 +38,9 @@ def systemd_config(hosts) -> dict:
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("onpremise-systemd")
-    with systemd_host.systemd_hosts(3) as hosts:
-        stack = cli_stack(tmp, systemd_config(hosts))
-        set_keys(stack, hosts, hosts.client_key)
-        try:
-            stack.up().ok()
-            yield stack, hosts
-        finally:
-            stack.run("destroy", "--yes")
-            stack.run("stack", "rm", "--yes", "--force")
+    with systemd_host.systemd_hosts(3) as hosts, \
+            cli_cluster(tmp, systemd_config(hosts), prepare=with_keys(hosts)) as stack:
+        yield stack, hosts
 
 
 def host_of(hosts, address: str):
