@@ -18,7 +18,8 @@ import pymysql
 from pulumi.dynamic import CreateResult, ReadResult, Resource, UpdateResult
 
 from components.dynamic import NO_ACTION, PlannedProvider, differs, known_or, names, resource_options
-from components.sql import Endpoint, connect, execute, native_password_hash, query, quiet_session, quote_account
+from components.dialect import Dialect
+from components.sql import Endpoint, connect, execute, query, quiet_session, quote_account
 
 
 def describe(account: dict[str, Any]) -> str:
@@ -89,6 +90,7 @@ def _drop(conn: Any, user: str, keep: set[str] | None = None) -> None:
 def _apply(props: dict[str, Any], previous: list[dict[str, Any]]) -> None:
     accounts = props.get("accounts") or []
     wanted_users = {a["user"] for a in accounts}
+    dialect = Dialect.of(props)
     with connect(_endpoint(props)) as conn:
         quiet_session(conn, binlog=True)
         for old in previous:
@@ -99,13 +101,13 @@ def _apply(props: dict[str, Any], previous: list[dict[str, Any]]) -> None:
                 execute(conn, f"CREATE DATABASE IF NOT EXISTS `{database}`")
             wanted = {quote_account(entry["user"], host) for host in entry["hosts"]}
             _drop(conn, entry["user"], keep=wanted)
-            hashed = native_password_hash(entry["password"])
+            identified, secret = dialect.identified(entry["password"])
             for account in sorted(wanted):
-                execute(conn, f"CREATE USER IF NOT EXISTS {account} IDENTIFIED BY PASSWORD %s", (hashed,))
-                execute(conn, f"ALTER USER {account} IDENTIFIED BY PASSWORD %s", (hashed,))
+                execute(conn, f"CREATE USER IF NOT EXISTS {account} {identified}", secret)
+                execute(conn, f"ALTER USER {account} {identified}", secret)
                 execute(conn, f"REVOKE ALL PRIVILEGES, GRANT OPTION FROM {account}")
                 for grant in entry["grants"]:
-                    execute(conn, f"GRANT {grant} TO {account}")
+                    execute(conn, f"GRANT {dialect.grant(grant)} TO {account}")
 
 
 class ClientAccounts(Resource, module="replstack/bootstrap", name="ClientAccounts"):

@@ -14,6 +14,7 @@ from typing import Any
 import pulumi
 
 from components.accounts import ClientAccounts
+from components.configurator import flavors
 from components.configurator.haproxy import host_port
 from components.configurator.mariadb import database_settings, node_paths, render_my_cnf
 from components.configurator.placement import Placement
@@ -79,6 +80,9 @@ class ReplicationCluster(pulumi.ComponentResource):
         super().__init__("replstack:index:ReplicationCluster", name, None, opts)
         self.spec = spec
         self.orchestrator = orchestrator
+        # MySQL and Percona Server: their flavor and version, which every SQL step's inputs carry (empty for
+        # MariaDB, so that its stacks keep the inputs they had).
+        self.dialect: dict[str, str] = spec.server_dialect()
         if spec.database.snapshots.enabled and orchestrator.tools_dir is None and not orchestrator.own_snapshots:
             raise pulumi.RunError(f"replstack:database.snapshots.enabled: the {orchestrator.name} orchestrator takes "
                                   "no snapshots yet; allowed: false, or an orchestrator that does (local, onpremise)")
@@ -148,16 +152,24 @@ class ReplicationCluster(pulumi.ComponentResource):
             placement = placements[name]
             settings = database_settings(spec.database, server_id=server_ids[name], primary=is_primary,
                                          topology=node_settings(self.layout, name, spec.database.domain_id))
+            if self.dialect:
+                settings = flavors.flavor_settings(settings, spec.database.flavor,
+                                                   flavors.parse_dotted(self.dialect["serverVersion"]))
+                flavors.check_settings(settings, spec.database.flavor,
+                                       flavors.parse_dotted(self.dialect["serverVersion"]))
             config = placement.apply(lambda p, name=name, is_primary=is_primary, settings=settings: render_my_cnf(
                 cluster=orchestrator.cluster, node=name, primary=is_primary, settings=settings,
-                placement=Placement.from_output(p), run_as_root=orchestrator.runs_as_root))
+                placement=Placement.from_output(p), run_as_root=orchestrator.runs_as_root,
+                flavor=spec.database.flavor))
             depends = [n.service.resource for n in nodes.values()] if name == self.primary else []
             if spec.serialized and previous is not None and previous not in depends:
                 depends.append(previous)
             service = orchestrator.database(
                 DatabaseRequest(service=name, config=config, settings=settings, placement=placement,
                                 root_user=spec.bootstrap.root_user, root_password=self.root_password,
-                                peers={n: (roles[n], placements[n]) for n in names if n != name}),
+                                peers={n: (roles[n], placements[n]) for n in names if n != name},
+                                dialect=self.dialect or None,
+                                server_binary=f"{spec.database.binary_dir}/mysqld" if self.dialect else None),
                 pulumi.ResourceOptions(parent=self, depends_on=depends))
             socket = placement.apply(lambda p: node_paths(Placement.from_output(p)).socket)
             nodes[name] = Node(name, self.layout.roles[name], service, socket, placement)
@@ -180,6 +192,7 @@ class ReplicationCluster(pulumi.ComponentResource):
             "semiSync": boot.semi_sync,
             "timeout": boot.replication_timeout,
             **links,
+            **self.dialect,
         }, pulumi.ResourceOptions(parent=self, depends_on=[n.service.resource for n in db_nodes]))
 
     def _proxy_secrets(self, child: pulumi.ResourceOptions) -> dict[str, dict[str, pulumi.Output[str]]]:
@@ -226,6 +239,7 @@ class ReplicationCluster(pulumi.ComponentResource):
             "checkPassword": self.check_password,
             "checkHosts": self.orchestrator.proxy_source_hosts(),
             **extra,
+            **self.dialect,
         }, pulumi.ResourceOptions(parent=self, depends_on=[topology]))
 
     def _snapshots(self, db_nodes: list[Node], topology: ReplicationTopology) -> SnapshotSchedule:
@@ -291,7 +305,9 @@ class ReplicationCluster(pulumi.ComponentResource):
                                  run_as_root=self.orchestrator.runs_as_root, extra=extra)
 
         # Multi-master and ring: every node is read from, the preferred primary too (HAProxy).
-        extra = {"primary_reads": True} if self.layout.topology in MULTI_SOURCE else {}
+        extra: dict[str, Any] = {"primary_reads": True} if self.layout.topology in MULTI_SOURCE else {}
+        if self.dialect:
+            extra["flavor"] = self.dialect["flavor"]
 
         endpoints = pulumi.Output.all(*[n.endpoint for n in db_nodes])
         if k.config_has_secrets:
@@ -367,6 +383,7 @@ class ReplicationCluster(pulumi.ComponentResource):
             "rootUser": boot.root_user,
             "rootPassword": self.root_password,
             "accounts": accounts,
+            **self.dialect,
         }, pulumi.ResourceOptions(parent=self, depends_on=[users] if users is not None else []))
 
     def _write_target(self, db_nodes: list[Node], proxies: list[tuple[ProxySpec, PlacedService]]

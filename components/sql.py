@@ -55,6 +55,10 @@ class Endpoint:
 BYPASS_READ_ONLY = ("SUPER", "READ_ONLY ADMIN")
 
 
+# "Variable is a GLOBAL variable and should be set with SET GLOBAL".
+ER_GLOBAL_VARIABLE = 1229
+
+
 def native_password_hash(password: str) -> str:
     """The mysql_native_password hash of ``password``, as ``IDENTIFIED BY PASSWORD`` takes it: statements that
     create or re-key an account carry only this, so binary, relay and general logs never see the password."""
@@ -66,7 +70,14 @@ def quiet_session(conn: "pymysql.connections.Connection", binlog: bool) -> None:
     """A session whose statements stay out of the general and slow query logs (they carry credentials), and
     out of the binary log too unless ``binlog`` (then each statement must carry only a password hash)."""
     execute(conn, "SET SESSION sql_log_off = 1")
-    execute(conn, "SET SESSION slow_query_log = 0")
+    try:
+        execute(conn, "SET SESSION slow_query_log = 0")
+    except pymysql.err.OperationalError as error:
+        if error.args[0] != ER_GLOBAL_VARIABLE:
+            raise
+        # MySQL has no per-session slow log switch (and rewrites passwords in it): a session slower than a
+        # year is never logged as slow.
+        execute(conn, "SET SESSION long_query_time = 31536000")
     if not binlog:
         execute(conn, "SET SESSION sql_log_bin = 0")
 

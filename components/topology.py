@@ -19,11 +19,11 @@ from pulumi.dynamic import CheckFailure, CreateResult, ReadResult, Resource, Upd
 
 from components.configurator.topologies import MULTI_SOURCE, attach_order
 from components.datacheck import DataMismatch, verify_seeded
+from components.dialect import Dialect
 from components.dynamic import NO_ACTION, PlannedProvider, differs, is_known, names, resource_options
 
 from components.orchestrators.lifecycle.mariadb import restrict_client_account
-from components.sql import (Endpoint, connect, execute, native_password_hash, query, quiet_session, quote_account,
-                            variable)
+from components.sql import Endpoint, connect, execute, query, quiet_session, quote_account, variable
 from components.waiting import WaitTimeout, wait_until
 
 
@@ -56,17 +56,15 @@ def _endpoint(node: dict[str, Any], props: dict[str, Any]) -> Endpoint:
     return Endpoint.admin_of_node(node, props["rootUser"], props["rootPassword"])
 
 
-def _own_gtids(binlog_pos: str, server_id: str) -> str:
-    """The entries of a ``gtid_binlog_pos`` that ``server_id`` wrote itself (domain-server-sequence)."""
-    return ",".join(g for g in binlog_pos.split(",") if g.count("-") == 2 and g.split("-")[1] == server_id)
-
-
 def _not_on_primary(own: str, primary: dict[str, Any], props: dict[str, Any], timeout: float) -> str:
     """The entries of ``own`` (a node's own GTIDs) that the primary has not applied: a former primary's own
     writes, replicated before a switchover, are on the new primary and are not errant. An unreachable primary
     leaves them all in doubt (returned)."""
+    dialect = Dialect.of(props)
     try:
         with connect(_endpoint(primary, props), timeout=timeout) as conn:
+            if not dialect.mariadb:
+                return dialect.not_applied(conn, own)
             state = variable(conn, "gtid_binlog_state")
     except pymysql.MySQLError:
         return own
@@ -79,21 +77,21 @@ def _not_on_primary(own: str, primary: dict[str, Any], props: dict[str, Any], ti
                     if g.count("-") == 2 and seen.get(tuple(g.split("-")[:2]), -1) < int(g.split("-")[2]))
 
 
-def _slave_status(conn: pymysql.connections.Connection) -> dict[str, Any] | None:
-    rows = query(conn, "SHOW SLAVE STATUS")
-    return rows[0] if rows else None
+def _slave_status(conn: pymysql.connections.Connection, dialect: Dialect = Dialect()) -> dict[str, Any] | None:
+    return dialect.replica_status(conn)
 
 
 def diagnose(node: dict[str, Any], primary: dict[str, Any], props: dict[str, Any],
              timeout: float = 5.0, errant_check: bool = True) -> Diagnosis:
     """``node`` read against ``primary``, the source it should replicate from (``errant_check`` off: a node of a
     multi-source topology writes transactions of its own)."""
+    dialect = Dialect.of(props)
     try:
         with connect(_endpoint(node, props), timeout=timeout) as conn:
-            status = _slave_status(conn)
+            status = _slave_status(conn, dialect)
             read_only = variable(conn, "read_only") == "1"
-            current = variable(conn, "gtid_current_pos")
-            errant = _own_gtids(variable(conn, "gtid_binlog_pos"), variable(conn, "server_id"))
+            current = variable(conn, "gtid_current_pos") if dialect.mariadb else dialect.position(conn)
+            errant = dialect.own_transactions(conn)
     except pymysql.MySQLError as error:
         return Diagnosis(node["name"], NodeState.UNREACHABLE, error=str(error))
     if errant_check and node["name"] != primary["name"] and errant:
@@ -233,17 +231,17 @@ class ReplicationTopologyProvider(PlannedProvider):
         ordinary convergence that follows."""
         old = next(n for n in news["nodes"] if n["name"] == olds["primary"])
         new = self._primary(news)
+        dialect = Dialect.of(news)
         with connect(_endpoint(old, news)) as conn:
             execute(conn, "SET GLOBAL read_only = 1")
-            target = variable(conn, "gtid_binlog_pos")
+            target = dialect.position(conn)
         try:
             with connect(_endpoint(new, news), timeout=max(5, news["timeout"])) as conn:
-                caught_up = query(conn, "SELECT MASTER_GTID_WAIT(%s, %s) AS r", (target, news["timeout"]))[0]["r"]
-                if caught_up != 0:
+                if not dialect.caught_up(conn, target, news["timeout"]):
                     raise TopologyError(f"switchover {old['name']} → {new['name']}: {new['name']} did not reach "
                                         f"GTID {target} within {news['timeout']} s; {old['name']} stays the primary")
-                execute(conn, "STOP SLAVE")
-                execute(conn, "RESET SLAVE ALL")
+                execute(conn, dialect.replica("stop"))
+                execute(conn, dialect.replica("reset"))
                 execute(conn, "SET GLOBAL read_only = 0")
         except Exception:
             with connect(_endpoint(old, news)) as conn:
@@ -297,16 +295,16 @@ class ReplicationTopologyProvider(PlannedProvider):
         """The replication account, created on the primary (replicated, as a password hash), and read_only off
         there; unlike master-slave's primary, the primary of a ring or multi-master keeps its own source."""
         account = quote_account(props["replicationUser"], "%")
-        hashed = native_password_hash(props["replicationPassword"])
+        identified, secret = Dialect.of(props).identified(props["replicationPassword"])
         try:
             with connect(_endpoint(primary, props)) as conn:
                 quiet_session(conn, binlog=True)
                 _restrict_root(conn, props)
                 if not query(conn, "SELECT 1 FROM mysql.user WHERE user = %s AND host = '%%'",
                              (props["replicationUser"],)):
-                    execute(conn, f"CREATE USER {account} IDENTIFIED BY PASSWORD %s", (hashed,))
+                    execute(conn, f"CREATE USER {account} {identified}", secret)
                 elif not _can_login(primary, props["replicationUser"], props["replicationPassword"]):
-                    execute(conn, f"ALTER USER {account} IDENTIFIED BY PASSWORD %s", (hashed,))
+                    execute(conn, f"ALTER USER {account} {identified}", secret)
                 execute(conn, f"GRANT REPLICATION SLAVE, SLAVE MONITOR ON *.* TO {account}")
                 if variable(conn, "read_only") == "1":
                     execute(conn, "SET GLOBAL read_only = 0")
@@ -418,21 +416,22 @@ class ReplicationTopologyProvider(PlannedProvider):
         if state.state is NodeState.UNREACHABLE:
             raise TopologyError(f"primary {primary['name']} is unreachable: {state.error}")
         account = quote_account(props["replicationUser"], "%")
-        hashed = native_password_hash(props["replicationPassword"])
+        dialect = Dialect.of(props)
+        identified, secret = dialect.identified(props["replicationPassword"])
         with connect(_endpoint(primary, props)) as conn:
             # Replicated (so the replicas get the account), with the password's hash only.
             quiet_session(conn, binlog=True)
             if state.state is not NodeState.STANDALONE:
-                execute(conn, "STOP SLAVE")
-                execute(conn, "RESET SLAVE ALL")
+                execute(conn, dialect.replica("stop"))
+                execute(conn, dialect.replica("reset"))
             if not query(conn, "SELECT 1 FROM mysql.user WHERE user = %s AND host = '%%'",
                          (props["replicationUser"],)):
-                execute(conn, f"CREATE USER {account} IDENTIFIED BY PASSWORD %s", (hashed,))
+                execute(conn, f"CREATE USER {account} {identified}", secret)
             elif not _can_login(primary, props["replicationUser"], props["replicationPassword"]):
-                execute(conn, f"ALTER USER {account} IDENTIFIED BY PASSWORD %s", (hashed,))
-            execute(conn, f"GRANT REPLICATION SLAVE, SLAVE MONITOR ON *.* TO {account}")
+                execute(conn, f"ALTER USER {account} {identified}", secret)
+            execute(conn, dialect.replication_grant(account))
             if props.get("semiSync"):
-                execute(conn, "SET GLOBAL rpl_semi_sync_master_enabled = 1")
+                execute(conn, f"SET GLOBAL {dialect.semi_sync('source')} = 1")
             if state.read_only:
                 execute(conn, "SET GLOBAL read_only = 0")
             _restrict_root(conn, props)
@@ -441,6 +440,7 @@ class ReplicationTopologyProvider(PlannedProvider):
         state = diagnose(replica, primary, props)
         if state.state is NodeState.UNREACHABLE:
             raise TopologyError(f"replica {replica['name']} is unreachable: {state.error}")
+        dialect = Dialect.of(props)
         with connect(_endpoint(replica, props)) as conn:
             # CHANGE MASTER carries the replication password: out of the general and slow logs.
             quiet_session(conn, binlog=False)
@@ -448,41 +448,41 @@ class ReplicationTopologyProvider(PlannedProvider):
             if not state.read_only:
                 execute(conn, "SET GLOBAL read_only = 1")
             if props.get("semiSync"):
-                execute(conn, "SET GLOBAL rpl_semi_sync_slave_enabled = 1")
+                execute(conn, f"SET GLOBAL {dialect.semi_sync('replica')} = 1")
             if state.state is NodeState.REPLICATING:
                 return
             if state.state is NodeState.BROKEN:
-                execute(conn, "START SLAVE")
+                execute(conn, dialect.replica("start"))
                 return
             if state.state is NodeState.ELSEWHERE:
-                execute(conn, "STOP SLAVE")
+                execute(conn, dialect.replica("stop"))
             elif not state.gtid_current_pos:
                 self._check_primary_has_full_history(primary, props, replica["name"])
             else:
                 # A node with history of its own continues from it, not from the primary's first event;
                 # with gtid_strict_mode, anything it has that the primary lacks stops replication with an error.
-                execute(conn, "SET GLOBAL gtid_slave_pos = @@gtid_current_pos")
-            execute(conn, "CHANGE MASTER TO MASTER_HOST = %s, MASTER_PORT = %s, MASTER_USER = %s, "
-                          "MASTER_PASSWORD = %s, MASTER_USE_GTID = slave_pos, MASTER_CONNECT_RETRY = 2",
-                    (primary["host"], int(primary["port"]), props["replicationUser"], props["replicationPassword"]))
-            execute(conn, "START SLAVE")
+                dialect.start_from_own_history(conn)
+            change = dialect.change_source(host=primary["host"], port=int(primary["port"]),
+                                           user=props["replicationUser"], password=props["replicationPassword"])
+            execute(conn, change.sql, change.params)
+            execute(conn, dialect.replica("start"))
 
     def _check_primary_has_full_history(self, primary: dict[str, Any], props: dict[str, Any], replica: str) -> None:
         """An empty replica can start from the primary's first binary log only if that log starts at the
         beginning of the GTID history; otherwise it must be seeded from a copy of the primary."""
         with connect(_endpoint(primary, props)) as conn:
-            logs = query(conn, "SHOW BINARY LOGS")
-            if not logs:
+            if not query(conn, "SHOW BINARY LOGS"):
                 raise TopologyError(f"primary {primary['name']} has no binary log; replica {replica} cannot follow it")
-            start = query(conn, "SELECT BINLOG_GTID_POS(%s, 4) AS pos", (logs[0]["Log_name"],))[0]["pos"]
+            start = Dialect.of(props).missing_history(conn)
         if start:
             raise TopologyError(f"replica {replica} is empty and primary {primary['name']} no longer has its binary "
                                 f"logs from the start (first log begins at GTID {start}); seed the replica from a "
                                 "copy of the primary")
 
     def _wait_in_sync(self, primary: dict[str, Any], props: dict[str, Any]) -> None:
+        dialect = Dialect.of(props)
         with connect(_endpoint(primary, props)) as conn:
-            target = variable(conn, "gtid_binlog_pos")
+            target = dialect.position(conn)
         for replica in self._replicas(props):
             last: dict[str, Diagnosis] = {}
 
@@ -491,8 +491,7 @@ class ReplicationTopologyProvider(PlannedProvider):
                 if state.state is not NodeState.REPLICATING:
                     return False
                 with connect(_endpoint(replica, props)) as conn:
-                    caught_up = query(conn, "SELECT MASTER_GTID_WAIT(%s, 0) AS r", (target,))[0]["r"]
-                return caught_up == 0
+                    return dialect.caught_up(conn, target)
 
             try:
                 wait_until(in_sync, timeout=props["timeout"],
@@ -570,7 +569,7 @@ def _restrict_root(conn: pymysql.connections.Connection, props: dict[str, Any]) 
     logged = variable_session(conn, "sql_log_bin")
     execute(conn, "SET SESSION sql_log_bin = 0")
     try:
-        restrict_client_account(conn, props["rootUser"], "%")
+        restrict_client_account(conn, props["rootUser"], "%", Dialect.of(props))
     finally:
         execute(conn, "SET SESSION sql_log_bin = %s", (int(logged),))
 

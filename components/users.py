@@ -17,7 +17,8 @@ import pulumi
 from pulumi.dynamic import CreateResult, ReadResult, Resource, UpdateResult
 
 from components.dynamic import NO_ACTION, PlannedProvider, differs, known_or, names, resource_options
-from components.sql import Endpoint, connect, execute, native_password_hash, query, quiet_session, quote_account
+from components.dialect import Dialect
+from components.sql import Endpoint, connect, execute, query, quiet_session, quote_account
 
 MONITORING_GRANTS = "PROCESS, BINLOG MONITOR, SLAVE MONITOR, SHOW DATABASES"
 CHECK_GRANTS = "SLAVE MONITOR"
@@ -74,33 +75,34 @@ class DatabaseUsersProvider(PlannedProvider):
         # Over the primary's unix socket as the OS account that runs it; replicated, with password hashes only.
         endpoint = Endpoint.admin_of_node(primary, props["rootUser"], props["rootPassword"])
         monitor = quote_account(props["monitoringUser"], "%")
-        hashed = native_password_hash(props["monitoringPassword"])
+        dialect = Dialect.of(props)
+        identified, secret = dialect.identified(props["monitoringPassword"])
         with connect(endpoint) as conn:
             quiet_session(conn, binlog=True)
-            execute(conn, f"CREATE USER IF NOT EXISTS {monitor} IDENTIFIED BY PASSWORD %s", (hashed,))
+            execute(conn, f"CREATE USER IF NOT EXISTS {monitor} {identified}", secret)
             if previous and previous.get("monitoringPassword") != props["monitoringPassword"]:
-                execute(conn, f"ALTER USER {monitor} IDENTIFIED BY PASSWORD %s", (hashed,))
-            execute(conn, f"GRANT {MONITORING_GRANTS} ON *.* TO {monitor}")
+                execute(conn, f"ALTER USER {monitor} {identified}", secret)
+            execute(conn, f"GRANT {dialect.privileges(MONITORING_GRANTS)} ON *.* TO {monitor}")
             wanted = {quote_account(props["checkUser"], host) for host in props["checkHosts"]}
             rows = query(conn, "SELECT User AS user, Host AS host FROM mysql.user WHERE User = %s",
                          (props["checkUser"],))
             existing = {quote_account(r["user"], r["host"]) for r in rows}
             for account in sorted(existing - wanted):
                 execute(conn, f"DROP USER {account}")
-            check_hash = native_password_hash(props["checkPassword"])
+            check_identified, check_secret = dialect.identified(props["checkPassword"])
             for account in sorted(wanted):
                 # Every time: the password-less account of an earlier version gets one, a re-keyed one is reset.
-                execute(conn, f"CREATE USER IF NOT EXISTS {account} IDENTIFIED BY PASSWORD %s", (check_hash,))
-                execute(conn, f"ALTER USER {account} IDENTIFIED BY PASSWORD %s", (check_hash,))
-                execute(conn, f"GRANT {CHECK_GRANTS} ON *.* TO {account}")
+                execute(conn, f"CREATE USER IF NOT EXISTS {account} {check_identified}", check_secret)
+                execute(conn, f"ALTER USER {account} {check_identified}", check_secret)
+                execute(conn, f"GRANT {dialect.privileges(CHECK_GRANTS)} ON *.* TO {account}")
             for statement in props.get("schema") or []:
                 execute(conn, statement.replace("%", "%%"))
             _apply_accounts(conn, props.get("accounts") or [], props["checkHosts"],
-                            (previous or {}).get("accounts") or [])
+                            (previous or {}).get("accounts") or [], dialect)
 
 
 def _apply_accounts(conn: Any, accounts: list[dict[str, Any]], hosts: list[str],
-                    previous: list[dict[str, Any]]) -> None:
+                    previous: list[dict[str, Any]], dialect: Dialect) -> None:
     """Each proxy kind's account from each proxy address, with its password (hash only) and its grants; an
     account a previous run made and no proxy needs any more is dropped."""
     wanted_users = {a["user"] for a in accounts}
@@ -110,16 +112,16 @@ def _apply_accounts(conn: Any, accounts: list[dict[str, Any]], hosts: list[str],
                              (old["user"],)):
                 execute(conn, f"DROP USER {quote_account(row['user'], row['host'])}")
     for entry in accounts:
-        hashed = native_password_hash(entry["password"])
+        identified, secret = dialect.identified(entry["password"])
         wanted = {quote_account(entry["user"], host) for host in hosts}
         rows = query(conn, "SELECT User AS user, Host AS host FROM mysql.user WHERE User = %s", (entry["user"],))
         for account in sorted({quote_account(r["user"], r["host"]) for r in rows} - wanted):
             execute(conn, f"DROP USER {account}")
         for account in sorted(wanted):
-            execute(conn, f"CREATE USER IF NOT EXISTS {account} IDENTIFIED BY PASSWORD %s", (hashed,))
-            execute(conn, f"ALTER USER {account} IDENTIFIED BY PASSWORD %s", (hashed,))
+            execute(conn, f"CREATE USER IF NOT EXISTS {account} {identified}", secret)
+            execute(conn, f"ALTER USER {account} {identified}", secret)
             for grant in entry["grants"]:
-                execute(conn, f"GRANT {grant} TO {account}".replace("%", "%%"))  # '%' of a pattern, no argument
+                execute(conn, f"GRANT {dialect.grant(grant)} TO {account}".replace("%", "%%"))  # '%' of a pattern, no argument
 
 
 class DatabaseUsers(Resource, module="replstack/bootstrap", name="DatabaseUsers"):

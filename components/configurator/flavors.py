@@ -188,7 +188,7 @@ MYSQL_VARIABLES: frozenset[str] = frozenset({
     "relay_log_space_limit", "plugin_load_add", "loose_rpl_semi_sync_source_enabled",
     "loose_rpl_semi_sync_replica_enabled", "loose_rpl_semi_sync_master_enabled", "loose_rpl_semi_sync_slave_enabled",
     # connections and security
-    "skip_name_resolve", "local_infile", "max_connections", "default_authentication_plugin",
+    "skip_name_resolve", "local_infile", "max_connections", "default_authentication_plugin", "mysqlx",
     # memory and InnoDB
     "innodb_buffer_pool_size", "innodb_log_file_size", "innodb_log_buffer_size", "innodb_redo_log_capacity",
     "key_buffer_size", "tmp_table_size", "max_heap_table_size", "innodb_io_capacity", "innodb_io_capacity_max",
@@ -213,9 +213,9 @@ MYSQL_OPTIMIZER_FLAGS: frozenset[str] = frozenset({
     "subquery_materialization_cost_based", "use_index_extensions", "condition_fanout_filter", "derived_merge",
     "use_invisible_indexes", "skip_scan", "hash_join", "subquery_to_derived", "prefer_ordering_index",
     "derived_condition_pushdown"})
-# Plugin libraries MySQL and Percona ship that replstack loads (semi-sync).
+# Plugin libraries MySQL and Percona ship that replstack loads (semi-sync, auth_socket).
 MYSQL_PLUGINS: frozenset[str] = frozenset({"semisync_source.so", "semisync_replica.so", "semisync_master.so",
-                                           "semisync_slave.so"})
+                                           "semisync_slave.so", "auth_socket.so"})
 
 
 def valid_variables(flavor: str) -> frozenset[str] | None:
@@ -259,10 +259,15 @@ def flavor_settings(settings: Mapping[str, str], flavor: str, version: Version) 
             continue
         if name == "expire_logs_days":
             out["binlog_expire_logs_seconds"] = str(int(value) * 86400)
+        elif name == "innodb_log_file_size" and version >= (8, 0, 30):
+            # One redo capacity since 8.0.30 (the size of both files of before); the old name is gone in 9.0.
+            out["innodb_redo_log_capacity"] = _double_size(value)
         elif name == "log_bin_compress":
             if version >= (8, 0, 20):  # binary log compression came with 8.0.20
                 out["binlog_transaction_compression"] = value
         elif name == "slave_parallel_mode":
+            if version >= (8, 3, 0):  # gone: a MySQL replica applies in parallel by logical clock only
+                continue
             key = "replica_parallel_type" if version >= (8, 0, 26) else "slave_parallel_type"
             out[key] = "DATABASE" if value == "none" else "LOGICAL_CLOCK"
         elif name in ("rpl_semi_sync_master_enabled", "rpl_semi_sync_slave_enabled"):
@@ -277,15 +282,42 @@ def flavor_settings(settings: Mapping[str, str], flavor: str, version: Version) 
                 out["skip_character_set_client_handshake"] = "1"
         else:
             out[renames.get(name, name)] = value
+    # What replstack's lifecycle needs of every MySQL node: root's login through the socket as the OS account
+    # (auth_socket, as MariaDB's unix_socket), and no X Protocol listener (33060 for every node on a host).
+    out["plugin_load_add"] = ";".join(dict.fromkeys([*filter(None, out.get("plugin_load_add", "").split(";")),
+                                                     "auth_socket=auth_socket.so"]))
+    out["mysqlx"] = "OFF"
     return out
 
 
-def unknown_variables(settings: Mapping[str, str], flavor: str) -> list[str]:
-    """Names in ``settings`` the flavor's server does not take (MySQL and Percona: the table above)."""
+def _double_size(value: str) -> str:
+    unit = value[-1:] if value[-1:].upper() in "KMG" and not value[-1:].isdigit() else ""
+    return f"{int(value[:len(value) - len(unit)]) * 2}{unit}"
+
+
+# Variables of MYSQL_VARIABLES that later releases no longer take, with the release from which replstack leaves
+# them out (checked against the 9.7 server that the integration tests run: ``mysqld --validate-config``).
+REMOVED: dict[str, Version] = {
+    "skip_character_set_client_handshake": (9, 0, 0),
+    "default_authentication_plugin": (9, 0, 0),
+    "innodb_log_file_size": (9, 0, 0),
+}
+# sql_mode values only MariaDB has.
+MARIADB_SQL_MODES = frozenset({"ORACLE", "MSSQL", "DB2", "MAXDB", "POSTGRESQL", "EMPTY_STRING_IS_NULL",
+                               "SIMULTANEOUS_ASSIGNMENT", "TIME_ROUND_FRACTIONAL"})
+
+
+def unknown_variables(settings: Mapping[str, str], flavor: str, version: Version | None = None) -> list[str]:
+    """Names in ``settings`` the flavor's server does not take (MySQL and Percona: the table above, less what
+    ``version`` no longer has), and values of sql_mode it does not know."""
     valid = valid_variables(flavor)
     if valid is None:
         return []
-    unknown = [name for name in settings if name not in valid]
+    gone = {name for name, since in REMOVED.items() if version is not None and version >= since}
+    unknown = [name for name in settings if name not in valid or name in gone]
+    for mode in filter(None, settings.get("sql_mode", "").upper().split(",")):
+        if mode.strip() in MARIADB_SQL_MODES:
+            unknown.append(f"sql_mode={mode.strip()}")
     for item in filter(None, settings.get("plugin_load_add", "").split(";")):
         library = item.split("=", 1)[-1]
         if library not in MYSQL_PLUGINS:
@@ -296,8 +328,8 @@ def unknown_variables(settings: Mapping[str, str], flavor: str) -> list[str]:
     return unknown
 
 
-def check_settings(settings: Mapping[str, str], flavor: str) -> None:
-    unknown = unknown_variables(settings, flavor)
+def check_settings(settings: Mapping[str, str], flavor: str, version: Version | None = None) -> None:
+    unknown = unknown_variables(settings, flavor, version)
     if unknown:
         raise FlavorError(f"{flavor} does not take {', '.join(unknown)}; allowed: the variables of "
                           "components.configurator.flavors (MYSQL_VARIABLES, PERCONA_ONLY for percona)")
@@ -309,7 +341,7 @@ def tag_problems(flavor: str, version: Version, tags: list[str]) -> list[str]:
 
     problems = []
     for tag in tags:
-        unknown = unknown_variables(flavor_settings(tag_settings([tag]), flavor, version), flavor)
+        unknown = unknown_variables(flavor_settings(tag_settings([tag]), flavor, version), flavor, version)
         if unknown:
             problems.append(f"tag {tag!r} sets {', '.join(unknown)}, which {flavor} "
                             f"{'.'.join(map(str, version))} does not take; allowed: remove it")

@@ -115,8 +115,19 @@ def render_haproxy_cfg(*, cluster: str, name: str, placement: Placement, primary
     )
 
 
+# A replica's status in each flavor's words: MySQL takes only SHOW REPLICA STATUS from 8.4 and names the columns
+# Replica_*/Source_* from 8.0.22 (the servers replstack runs MySQL from).
+_STATUS_WORDS = {
+    "mariadb": {"status_sql": "SHOW SLAVE STATUS", "io_column": "Slave_IO_Running",
+                "sql_column": "Slave_SQL_Running", "lag_column": "Seconds_Behind_Master"},
+    "mysql": {"status_sql": "SHOW REPLICA STATUS", "io_column": "Replica_IO_Running",
+              "sql_column": "Replica_SQL_Running", "lag_column": "Seconds_Behind_Source"},
+}
+_STATUS_WORDS["percona"] = _STATUS_WORDS["mysql"]
+
+
 def render_check_files(*, cluster: str, name: str, placement: Placement, primary: str, check_user: str,
-                       check_password: str, client: str, max_lag: int) -> dict[str, str]:
+                       check_password: str, client: str, max_lag: int, flavor: str = "mariadb") -> dict[str, str]:
     """The health-check command HAProxy runs for each server and the option file it logs in with, by file name
     (written beside haproxy.cfg with ``FILE_MODES``). ``primary`` is the primary's server name: it is checked
     for answering, every other server for replicating within ``max_lag`` seconds."""
@@ -132,7 +143,7 @@ def render_check_files(*, cluster: str, name: str, placement: Placement, primary
         raise UnsafeValue(f"refusing to render {max_lag!r} as a replication lag bound: not a number of seconds")
     script = render_template("mysql-check.sh.j2", cluster=cluster, name=name, primary=primary, client=client,
                              options=paths.check_options, max_lag=max_lag,
-                             write_backend=WRITE_BACKEND)
+                             write_backend=WRITE_BACKEND, **_STATUS_WORDS[flavor])
     options = render_template("check.cnf.j2", cluster=cluster, name=name, user=check_user, password=check_password)
     return {CHECK_COMMAND: script, CHECK_OPTIONS: options}
 

@@ -52,6 +52,10 @@ class DatabaseRequest:
     root_password: pulumi.Input[str]
     # The other nodes by name, with their role and placement: a new replica is seeded from a copy of one of them.
     peers: Mapping[str, tuple[str, pulumi.Input[Mapping[str, Any]]]] | None = None
+    # MySQL and Percona Server: the server's flavor and version (components.dialect.Dialect.inputs) and the
+    # mysqld it runs (database.binaryDir); None for MariaDB, whose server the backend knows.
+    dialect: Mapping[str, str] | None = None
+    server_binary: str | None = None
 
 
 @dataclass(frozen=True)

@@ -42,6 +42,7 @@ from components.orchestrators.hosts import Host, LocalHost, host_for
 from components.orchestrators.restarts import one_restart_at_a_time
 from components.orchestrators.lifecycle.packages import ensure_installed
 from components.orchestrators.lifecycle import seed
+from components.dialect import Dialect
 from components.orchestrators.lifecycle.mariadb import MariaDBBinaries, MariaDBServer
 from components.proxies.kinds import ProxyKind, kind as proxy_kind
 from components.spec import LocalSpec
@@ -227,7 +228,13 @@ def _mariadb(props: Mapping[str, Any]) -> MariaDBServer:
         host_for(props.get("access")),
         node_paths(Placement.from_output(props["placement"])),
         MariaDBBinaries(**props["binaries"]),
+        dialect=Dialect.of(props),
     )
+
+
+def _server(props: Mapping[str, Any]) -> str:
+    """The server's program, as the plan names it."""
+    return "mariadbd" if Dialect.of(props).mariadb else "mysqld"
 
 
 def _supervisor(props: Mapping[str, Any]) -> str:
@@ -332,7 +339,8 @@ class LocalDatabaseProvider(PlannedProvider):
     """A mariadbd process. Create adopts a server already running from the same directory, so re-running a
     failed ``up`` converges instead of starting a second server on the same datadir."""
 
-    compared = ("config", "settings", "binaries", "rootUser", "rootPassword", "placement", "keepData")
+    compared = ("config", "settings", "binaries", "rootUser", "rootPassword", "placement", "keepData", "flavor",
+                "serverVersion")
     RESTART_ORDER = "replicas restart one at a time, each replicating again before the next; the primary last"
 
     # -- the plan (check) ------------------------------------------------------------------------------------
@@ -359,13 +367,13 @@ class LocalDatabaseProvider(PlannedProvider):
                         f"{source.name}'s data before it enters the read pool")
             then = "then it becomes a read-only replica of the primary" if role == "replica" \
                 else "then the replicas attach to it"
-            return f"create: a new {role}: install the datadir, start mariadbd, set root; {then}"
+            return f"create: a new {role}: install the datadir, start {_server(news)}, set root; {then}"
         changed = self.changes(olds, news)
         if "placement" in changed and _placement_replaces(olds, news):
             return "replace: the node moves to a new directory; the old server is stopped and removed first"
         words = []
         if not self._alive(olds):
-            words.append("start: mariadbd is not running; it is started with its config and must replicate "
+            words.append(f"start: {_server(olds)} is not running; it is started with its config and must replicate "
                          "again before the update ends")
         elif not _config_intact(host_for(olds.get("access")), _mariadb_config_path(olds), olds.get("config")):
             words.append(CONFIG_REWRITE.format(file="my.cnf"))
@@ -790,23 +798,28 @@ class LocalOrchestrator(Orchestrator):
                 "ports": pulumi.Output.from_input(placement).apply(lambda p: p["ports"]), **extra}
 
     def database(self, request: DatabaseRequest, opts: pulumi.ResourceOptions) -> PlacedService:
+        # MySQL and Percona Server: their mysqld, no install tool (mysqld --initialize-insecure), and no copy
+        # of a peer to seed from (mariadb-backup copies MariaDB only): a new replica replicates from nothing.
+        mysql = dict(request.dialect or {})
+        peers = [] if mysql else [{"name": name, "role": role, "placement": self._placement_input(name, placement)}
+                                  for name, (role, placement) in (request.peers or {}).items()]
         db = LocalDatabase(request.service, {
             "service": request.service,
             "config": request.config,
             "settings": request.settings,
             "placement": self._placement_input(request.service, request.placement),
             "binaries": {
-                "server": self.server_binary,
+                "server": request.server_binary or self.server_binary,
                 "install_db": str(Path(self.tools_dir) / "mariadb-install-db"),
             },
+            **mysql,
             "rootUser": request.root_user,
             "rootPassword": request.root_password,
             "startTimeout": self.spec.start_timeout,
             "stopTimeout": self.spec.stop_timeout,
             "keepData": self.keep_data,
             # Not compared: where a new replica may be copied from (nodes of this host's cluster).
-            "peers": [{"name": name, "role": role, "placement": self._placement_input(name, placement)}
-                      for name, (role, placement) in (request.peers or {}).items()],
+            "peers": peers,
         }, opts)
         return _placed(db, self._placement_input(request.service, request.placement), db.generation)
 

@@ -24,7 +24,7 @@ class Backend:
 
 
 BACKENDS: dict[str, Backend] = {
-    "local": Backend("local", "local", ("mariadb",),
+    "local": Backend("local", "local", ("mariadb", "mysql", "percona"),
                      ("haproxy", "shardproxy", "sphinx", "proxysql", "maxscale", "mysqlrouter"),
                      "components.orchestrators.local:LocalOrchestrator"),
     "onpremise": Backend("onpremise", "onpremise", ("mariadb",), ("haproxy",),

@@ -24,7 +24,7 @@ class HAProxyKind(ProxyKind):
         return render_check_files(
             cluster=ctx.cluster, name=ctx.proxy.name or "", placement=ctx.placement, primary=ctx.primary.name,
             check_user=ctx.bootstrap.check_user, check_password=secrets["check"], client=ctx.sql_client,
-            max_lag=ctx.bootstrap.max_replica_lag)
+            max_lag=ctx.bootstrap.max_replica_lag, flavor=ctx.extra.get("flavor", "mariadb"))
 
     def local_binaries(self, local: Any) -> dict[str, str]:
         return {"haproxy": local.haproxy_binary}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import shutil
@@ -187,6 +188,16 @@ class ClusterSpec(_Model):
         _refuse(problems)
         return self
 
+    def _runs_binary(self) -> bool:
+        """Whether the flavor's version is read off database.binaryDir's mysqld (the local backend)."""
+        if self.orchestrator != "local" or self.database.binary_dir is None:
+            return False
+        try:
+            server = detected_server(str(Path(self.database.binary_dir) / "mysqld"))
+        except Exception:  # noqa: BLE001  (_local_flavor says why)
+            return False
+        return server.flavor == self.database.flavor
+
     def _flavor_checks(self) -> list[tuple[str, str]]:
         """MySQL and Percona: a version replstack supports, and tags whose settings their server takes."""
         from components.configurator import flavors
@@ -194,7 +205,8 @@ class ClusterSpec(_Model):
         db = self.database
         if db.flavor == "mariadb":
             return []
-        version = flavors.parse_dotted(db.version) if db.version else flavors.ASSUMED[db.flavor]
+        version = flavors.parse_dotted(self.server_dialect()["serverVersion"]) if self._runs_binary() else \
+            flavors.parse_dotted(db.version) if db.version else flavors.ASSUMED[db.flavor]
         try:
             flavors.check_supported(db.flavor, version)
         except flavors.FlavorError as error:
@@ -202,25 +214,56 @@ class ClusterSpec(_Model):
         return [("database.tags", problem) for problem in flavors.tag_problems(db.flavor, version, db.tags)]
 
     def _local_flavor(self) -> list[tuple[str, str]]:
-        """MySQL and Percona Server on the local backend: what it would need, and what it found."""
+        """MySQL and Percona Server on the local backend: the mysqld of database.binaryDir, which says its flavor
+        and version (that version drives the SQL and my.cnf names), on what the lifecycle supports for them."""
         from components.configurator import flavors
 
         db = self.database
-        if db.flavor == "mariadb" or db.flavor in IMPLEMENTED_FLAVORS["local"]:
+        if db.flavor == "mariadb":
             return []
-        found = ""
-        if db.binary_dir is not None and os.access(Path(db.binary_dir) / "mysqld", os.X_OK):
-            try:
-                text = subprocess.run([str(Path(db.binary_dir) / "mysqld"), "--version"], capture_output=True,
-                                      text=True, timeout=30).stdout
-                detected = flavors.parse_version(text)
-                found = f"; {db.binary_dir}/mysqld is {detected.flavor} {detected.dotted}"
-            except (OSError, subprocess.SubprocessError, flavors.FlavorError) as error:
-                found = f"; {db.binary_dir}/mysqld did not say its version ({error})"
-        return [("database.flavor", f"{db.flavor!r} is not run by the local orchestrator in this version: it needs "
-                 f"database.binaryDir holding mysqld ({db.flavor} 8.0 or later), which no package here provides, "
-                 "and the local lifecycle runs mariadbd only (the my.cnf and replication SQL of mysql and percona "
-                 f"are rendered by components.configurator.flavors){found}; supported: mariadb")]
+        if db.binary_dir is None:
+            return [("database.binaryDir", f"the {db.flavor} flavor runs the mysqld of database.binaryDir (a "
+                     f"{db.flavor} 8.0 or later release's bin directory); allowed: a directory holding mysqld")]
+        try:
+            server = detected_server(str(Path(db.binary_dir) / "mysqld"))
+        except (OSError, subprocess.SubprocessError, flavors.FlavorError) as error:
+            return [("database.binaryDir", f"{db.binary_dir}/mysqld did not say its version ({error}); allowed: "
+                     f"a directory holding a {db.flavor} server's mysqld")]
+        problems = []
+        if server.flavor != db.flavor:
+            problems.append(("database.binaryDir", f"{db.binary_dir}/mysqld is {server.flavor} {server.dotted}, not "
+                             f"{db.flavor}; allowed: a directory holding a {db.flavor} server's mysqld (or "
+                             f"database.flavor {server.flavor})"))
+        elif db.version and flavors.parse_dotted(db.version)[:2] != server.version[:2]:
+            problems.append(("database.version", f"{db.version} but {db.binary_dir}/mysqld is {server.flavor} "
+                             f"{server.dotted}; allowed: {'.'.join(map(str, server.version[:2]))} or unset"))
+        if self.bootstrap.topology != "master-slave":
+            problems.append(("bootstrap.topology", f"{self.bootstrap.topology} with the {db.flavor} flavor: the "
+                             "local backend runs mysql and percona as master-slave only in this version; allowed: "
+                             "master-slave"))
+        for i, proxy in enumerate(self.proxies):
+            if proxy.kind != "haproxy":
+                problems.append((f"proxies[{i}].kind", f"{proxy.kind} with the {db.flavor} flavor: the local backend "
+                                 "puts haproxy in front of mysql and percona in this version; allowed: haproxy"))
+        if db.snapshots.enabled:
+            problems.append(("database.snapshots.enabled", f"snapshots copy with mariadb-backup, which does not copy "
+                             f"{db.flavor}; allowed: false"))
+        return problems
+
+    def server_dialect(self) -> dict[str, str]:
+        """The flavor and version of the servers this stack runs, as the steps' inputs carry them
+        (components.dialect): nothing for MariaDB; for MySQL and Percona Server the version their mysqld says
+        when the backend runs it from database.binaryDir, else database.version, else the assumed one."""
+        from components.configurator import flavors
+
+        db = self.database
+        if db.flavor == "mariadb":
+            return {}
+        if self.orchestrator == "local" and db.binary_dir is not None:
+            version = detected_server(str(Path(db.binary_dir) / "mysqld")).version
+        else:
+            version = flavors.parse_dotted(db.version) if db.version else flavors.ASSUMED[db.flavor]
+        return {"flavor": db.flavor, "serverVersion": ".".join(map(str, version))}
 
     def _local_binary_dir(self) -> list[tuple[str, str]]:
         """database.binaryDir on the local backend: it holds the flavor's server binary, and for mariadb it is
@@ -413,3 +456,12 @@ def _sized(section: Mapping[str, Any], keys: Mapping[str, Any]) -> dict[str, Any
     if _disk_size_given(section) is None:
         return dict(keys)
     return {k: v for k, v in keys.items() if k not in ("diskSize", "disk_size")}
+
+
+@functools.lru_cache(maxsize=None)
+def detected_server(binary: str):
+    """What ``<binary> --version`` says (components.configurator.flavors.ServerVersion), asked once per program."""
+    from components.configurator import flavors
+
+    text = subprocess.run([binary, "--version"], capture_output=True, text=True, timeout=30).stdout
+    return flavors.parse_version(text)

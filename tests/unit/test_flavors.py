@@ -99,7 +99,22 @@ def test_every_variable_rendered_is_in_the_flavor_table():
         assert settings["binlog_expire_logs_seconds"] == str(5 * 86400)
         assert "log_replica_updates" in settings and "log_slave_updates" not in settings
     old = flavors.flavor_settings({"log_slave_updates": "1", "slave_parallel_threads": "4"}, "mysql", (8, 0, 20))
-    assert old == {"log_slave_updates": "1", "slave_parallel_workers": "4"}
+    assert old == {"log_slave_updates": "1", "slave_parallel_workers": "4",
+                   "plugin_load_add": "auth_socket=auth_socket.so", "mysqlx": "OFF"}
+
+
+def test_later_releases_get_their_own_names():
+    """MySQL 8.0.30 sized redo as one capacity, 8.3 dropped the parallel applier's type, 9.0 the redo file
+    size: the version the binary says picks the names."""
+    settings = {"innodb_log_file_size": "512M", "slave_parallel_mode": "optimistic"}
+    assert flavors.flavor_settings(settings, "mysql", (8, 0, 28))["innodb_log_file_size"] == "512M"
+    assert flavors.flavor_settings(settings, "mysql", (8, 0, 36))["innodb_redo_log_capacity"] == "1024M"
+    newer = flavors.flavor_settings(settings, "mysql", (9, 7, 4))
+    assert "replica_parallel_type" not in newer and "innodb_log_file_size" not in newer
+    assert flavors.unknown_variables({"default_authentication_plugin": "x"}, "mysql", (8, 0, 36)) == []
+    assert flavors.unknown_variables({"default_authentication_plugin": "x"}, "mysql", (9, 7, 4)) == [
+        "default_authentication_plugin"]
+    assert flavors.unknown_variables({"sql_mode": "ORACLE"}, "mysql") == ["sql_mode=ORACLE"]
 
 
 def test_the_table_refuses_what_the_flavor_lacks():
@@ -121,8 +136,8 @@ def test_the_spec_refuses_tags_the_flavor_does_not_take():
 def test_the_local_backend_says_what_mysql_needs():
     with pytest.raises(SpecError) as error:
         spec_of({"database": {"flavor": "mysql"}})
-    assert "needs database.binaryDir holding mysqld" in str(error.value)
+    assert "database.binaryDir" in str(error.value) and "runs the mysqld of database.binaryDir" in str(error.value)
     with pytest.raises(SpecError) as error:
         spec_of({"database": {"flavor": "percona", "binaryDir": "/usr/sbin"}})
     if "is mariadb" in str(error.value):  # this host's mysqld is MariaDB's compatibility link
-        assert "/usr/sbin/mysqld is mariadb 10." in str(error.value)
+        assert "/usr/sbin/mysqld is mariadb 10." in str(error.value) and "not percona" in str(error.value)

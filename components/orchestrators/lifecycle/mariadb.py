@@ -3,25 +3,18 @@ root account, apply settings live, stop. Written once against the ``Host`` trans
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import PurePosixPath
 from typing import ContextManager
 
+from components.configurator.flavors import install_command
 from components.configurator.mariadb import MariaDBPaths
 from components.configurator.systemd_unit import ServiceCommand, outside, unit_name
-from components.orchestrators.hosts import Host, os_user_of
+from components.orchestrators.hosts import CommandFailed, Host, os_user_of
 from components.orchestrators.lifecycle.process import read_pid_file, remove_runtime_files, remove_service_files
-from components.orchestrators.lifecycle.supervision import Supervised
-from components.sql import (
-    BYPASS_READ_ONLY,
-    Endpoint,
-    connect,
-    execute,
-    native_password_hash,
-    query,
-    quiet_session,
-    quote_account,
-)
+from components.orchestrators.lifecycle.supervision import DetachedProcesses, Supervised
+from components.dialect import Dialect
+from components.sql import Endpoint, connect, execute, query, quiet_session, quote_account
 from components.waiting import StopWaiting, wait_until
 
 
@@ -41,10 +34,15 @@ class MariaDBBinaries:
 
 
 class MariaDBServer(Supervised):
-    def __init__(self, host: Host, paths: MariaDBPaths, binaries: MariaDBBinaries, os_user: str | None = None):
+    """One server of the cluster's flavor (``dialect``): MariaDB's mariadbd, or MySQL's (Percona Server's)
+    mysqld from ``database.binaryDir``."""
+
+    def __init__(self, host: Host, paths: MariaDBPaths, binaries: MariaDBBinaries, os_user: str | None = None,
+                 dialect: Dialect = Dialect()):
         self.host = host
         self.paths = paths
         self.binaries = binaries
+        self.dialect = dialect
         # The OS account that runs mariadbd on its host; root's socket login is tied to it.
         self.os_user = os_user or os_user_of(host)
 
@@ -55,7 +53,7 @@ class MariaDBServer(Supervised):
             workdir=self.paths.dir,
             log_path=str(PurePosixPath(self.paths.dir) / "mariadbd.out"),
             user=self.os_user,
-            description=f"MariaDB {PurePosixPath(self.paths.dir).name} of {PurePosixPath(self.paths.dir).parent.name}",
+            description=f"{'MariaDB' if self.dialect.mariadb else 'MySQL'} {PurePosixPath(self.paths.dir).name} of {PurePosixPath(self.paths.dir).parent.name}",
             start_timeout=start_timeout,
             stop_timeout=stop_timeout,
             runtime_dirs=outside(self.paths.dir, self.paths.socket),
@@ -69,6 +67,8 @@ class MariaDBServer(Supervised):
         self.host.write_file(self.paths.config, text)
 
     def is_installed(self) -> bool:
+        if not self.dialect.mariadb:
+            return self.host.exists(self._initialized_mark)
         return self.host.exists(str(PurePosixPath(self.paths.datadir) / "mysql"))
 
     def install(self) -> None:
@@ -77,6 +77,9 @@ class MariaDBServer(Supervised):
         if self.is_installed():
             return
         self.host.remove_tree(self.paths.datadir)
+        if not self.dialect.mariadb:
+            self._initialize()
+            return
         self.host.run([
             self.binaries.install_db,
             f"--defaults-file={self.paths.config}",
@@ -85,6 +88,53 @@ class MariaDBServer(Supervised):
             f"--auth-root-socket-user={self.os_user}",
             "--skip-test-db",
         ])
+
+    def _initialize(self) -> None:
+        """MySQL and Percona Server: ``--initialize-insecure`` leaves root@localhost without a password; a
+        first start with networking off (nothing but this socket can reach it) ties the OS account's login to
+        the socket (auth_socket), as MariaDB's install does, and the server stops again. The datadir counts as
+        installed only after that (``is_installed`` looks for a file written last)."""
+        command = install_command(self.dialect.flavor, binary_dir=str(PurePosixPath(self.binaries.server).parent),
+                                  defaults_file=self.paths.config, os_user=self.os_user)
+        try:
+            self.host.run([*command, f"--user={self.os_user}"])
+        except CommandFailed as error:
+            raise ServerFailed(f"{error}; {self.error_log_tail()}") from None
+        first = DetachedProcesses(self.host)  # a transient server: never a unit
+        pid = first.start(self._first_start())
+        try:
+            def answers() -> bool:
+                if not self.host.process_alive(pid, ""):
+                    raise StopWaiting(f"mysqld exited during its first start: {self.error_log_tail()}")
+                with connect(Endpoint(host="localhost", port=0, user="root", unix_socket=self.paths.socket,
+                                      via=self.socket_endpoint().via), timeout=2):
+                    return True
+
+            try:
+                wait_until(answers, timeout=120, what=f"mysqld ({self.paths.config}) to start for its first setup")
+            except StopWaiting as error:
+                raise ServerFailed(str(error)) from None
+            admin = quote_account(self.os_user, "localhost")
+            with connect(Endpoint(host="localhost", port=0, user="root", unix_socket=self.paths.socket,
+                                  via=self.socket_endpoint().via)) as conn:
+                execute(conn, "SET SESSION sql_log_bin = 0")
+                if self.os_user == "root":
+                    execute(conn, f"ALTER USER {admin} IDENTIFIED WITH auth_socket")
+                else:
+                    execute(conn, f"CREATE USER {admin} IDENTIFIED WITH auth_socket")
+                    execute(conn, f"GRANT ALL PRIVILEGES ON *.* TO {admin} WITH GRANT OPTION")
+                    execute(conn, "ALTER USER 'root'@'localhost' ACCOUNT LOCK")
+        finally:
+            first.stop(self._first_start(), pid, self.is_running, 60)
+        self.host.write_file(self._initialized_mark, "auth_socket\n")
+
+    def _first_start(self) -> ServiceCommand:
+        command = self.command()
+        return replace(command, unit=f"{command.unit}-init", argv=(*command.argv, "--skip-networking"))
+
+    @property
+    def _initialized_mark(self) -> str:
+        return str(PurePosixPath(self.paths.datadir) / "replstack-initialized")
 
     # -- process ------------------------------------------------------------------------------------------
     def is_running(self, pid: int | None) -> bool:
@@ -146,10 +196,9 @@ class MariaDBServer(Supervised):
 
         def replicating() -> bool:
             with connect(self.socket_endpoint()) as conn:
-                rows = query(conn, "SHOW SLAVE STATUS")
-            if not rows or not rows[0].get("Master_Host"):
+                status = self.dialect.replica_status(conn)
+            if not status or not status.get("Master_Host"):
                 return True
-            status = rows[0]
             if status["Slave_SQL_Running"] == "No" and status.get("Last_SQL_Error"):
                 raise StopWaiting(f"replication stopped: {status['Last_SQL_Error']}")
             if status["Slave_IO_Running"] == "Connecting" and int(status.get("Last_IO_Errno") or 0) in SOURCE_DOWN:
@@ -168,8 +217,8 @@ class MariaDBServer(Supervised):
         does not answer is left to ``stop``."""
         try:
             with connect(self.socket_endpoint(), timeout=5) as conn:
-                if query(conn, "SHOW SLAVE STATUS"):
-                    execute(conn, "STOP SLAVE")
+                if self.dialect.replica_status(conn):
+                    execute(conn, self.dialect.replica("stop"))
         except Exception:  # noqa: BLE001  (best effort: the server is stopped next either way)
             pass
 
@@ -203,13 +252,13 @@ class MariaDBServer(Supervised):
         of the general and slow logs; only the password's hash is sent. It has every privilege but those that
         bypass read_only, so a replica refuses its writes; the provider's own work goes through the socket."""
         account = quote_account(root_user, "%")
-        hashed = native_password_hash(root_password)
+        identified, secret = self.dialect.identified(root_password)
         with connect(self.socket_endpoint()) as conn:
             quiet_session(conn, binlog=False)
-            execute(conn, f"CREATE USER IF NOT EXISTS {account} IDENTIFIED BY PASSWORD %s", (hashed,))
-            execute(conn, f"ALTER USER {account} IDENTIFIED BY PASSWORD %s", (hashed,))
+            execute(conn, f"CREATE USER IF NOT EXISTS {account} {identified}", secret)
+            execute(conn, f"ALTER USER {account} {identified}", secret)
             execute(conn, f"GRANT ALL PRIVILEGES ON *.* TO {account} WITH GRANT OPTION")
-            restrict_client_account(conn, root_user, "%")
+            restrict_client_account(conn, root_user, "%", self.dialect)
             for row in query(conn, "SELECT User AS user, Host AS host FROM mysql.user WHERE user = ''"):
                 execute(conn, f"DROP USER {quote_account(row['user'], row['host'])}")
 
@@ -224,15 +273,16 @@ class MariaDBServer(Supervised):
             return str(query(conn, "SELECT VERSION() AS v")[0]["v"])
 
 
-def restrict_client_account(conn, user: str, host: str) -> None:
+def restrict_client_account(conn, user: str, host: str, dialect: Dialect = Dialect()) -> None:
     """Takes from a client account the privileges that bypass read_only, if it has them (an account of an
     earlier version had ALL). Run on every node, outside the binary log."""
     account = quote_account(user, host)
     if not query(conn, "SELECT 1 FROM mysql.user WHERE User = %s AND Host = %s", (user, host)):
         return
+    bypass = dialect.bypass_read_only
     grants = " ".join(str(v) for row in query(conn, f"SHOW GRANTS FOR {account}") for v in row.values()).upper()
-    if any(privilege in grants for privilege in ("ALL PRIVILEGES", *BYPASS_READ_ONLY)):
-        execute(conn, f"REVOKE {', '.join(BYPASS_READ_ONLY)} ON *.* FROM {account}")
+    if any(privilege in grants for privilege in ("ALL PRIVILEGES", *bypass)):
+        execute(conn, f"REVOKE {', '.join(bypass)} ON *.* FROM {account}")
 
 
 def _sql_value(value: str) -> int | str:
