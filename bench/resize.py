@@ -158,6 +158,8 @@ def main() -> None:
         record = json.loads((tmp / "data" / "replstack-bench" / "db3" / "seed.json").read_text())
         print(f"replstack up (nodes 2 -> 3, preview included) {took:7.1f} s; the copy: {record['copiedMB']} MB "
               f"from {record['source']} in {record['seconds']} s")
+        checked = (tmp / "data" / "replstack-bench" / "db3" / "seed.log").read_text().strip().splitlines()[-1]
+        print(f"replstack data check: {checked.split(' ', 2)[2]}")
         for name, seconds in step_times(output)[:6]:
             print(f"replstack step {name:40s} {seconds:7.1f} s")
         print(f"ratio: {took / times['total']:.2f} x the bare commands (goal <= 1.5)")

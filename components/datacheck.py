@@ -6,6 +6,10 @@ With a replica as the source, the target is the primary's position read then; bo
 (``START SLAVE UNTIL master_gtid_pos``), are counted (both at once), and replicate again. With the primary as the source, a
 consistent snapshot on the primary gives the position (its binary log coordinates at the snapshot); the new
 replica replicates up to it and is counted while the primary counts inside the snapshot.
+
+The quick way, when the cluster took no write since the copy: the seed counts its source in a consistent snapshot
+while the copy is prepared (``snapshot_counts``), at the copy's own GTID position. If the new replica, stopped,
+is still exactly there, only it is counted (``verify_recorded``); otherwise the check above runs.
 """
 
 from __future__ import annotations
@@ -25,14 +29,58 @@ class DataMismatch(RuntimeError):
     """The new replica does not hold its source's data; the message names the tables."""
 
 
+def _tables(conn: pymysql.connections.Connection) -> list[tuple[str, str]]:
+    rows = query(conn, "SELECT TABLE_SCHEMA AS s, TABLE_NAME AS t FROM information_schema.TABLES WHERE "
+                       "TABLE_TYPE = 'BASE TABLE' AND TABLE_SCHEMA NOT IN %s ORDER BY 1, 2", (SYSTEM_SCHEMAS,))
+    return [(row["s"], row["t"]) for row in rows]
+
+
+def _count(conn: pymysql.connections.Connection, schema: str, table: str) -> int:
+    name = f"`{schema.replace('`', '``')}`.`{table.replace('`', '``')}`"
+    return int(query(conn, f"SELECT COUNT(*) AS n FROM {name}")[0]["n"])
+
+
 def table_counts(conn: pymysql.connections.Connection) -> dict[str, int]:
-    tables = query(conn, "SELECT TABLE_SCHEMA AS s, TABLE_NAME AS t FROM information_schema.TABLES WHERE "
-                         "TABLE_TYPE = 'BASE TABLE' AND TABLE_SCHEMA NOT IN %s ORDER BY 1, 2", (SYSTEM_SCHEMAS,))
-    counts = {}
-    for row in tables:
-        name = f"`{row['s'].replace('`', '``')}`.`{row['t'].replace('`', '``')}`"
-        counts[f"{row['s']}.{row['t']}"] = int(query(conn, f"SELECT COUNT(*) AS n FROM {name}")[0]["n"])
-    return counts
+    return {f"{schema}.{table}": _count(conn, schema, table) for schema, table in _tables(conn)}
+
+
+def table_counts_parallel(endpoint: Any, workers: int = 2) -> dict[str, int]:
+    """``table_counts`` of a server that nothing writes to (a stopped replica), ``workers`` tables at a time,
+    each worker on its own connection."""
+    with connect(endpoint, timeout=10) as conn:
+        tables = _tables(conn)
+
+    def count(part: list[tuple[str, str]]) -> dict[str, int]:
+        with connect(endpoint, timeout=10) as own:
+            return {f"{schema}.{table}": _count(own, schema, table) for schema, table in part}
+
+    counts: dict[str, int] = {}
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        for part in pool.map(count, [tables[i::workers] for i in range(workers)]):
+            counts.update(part)
+    return dict(sorted(counts.items()))
+
+
+def snapshot_counts(endpoint: Any) -> tuple[str, dict[str, int]]:
+    """A running node's row counts in a consistent snapshot, and the GTID position of that snapshot (its binary
+    log coordinates at the snapshot's start)."""
+    with connect(endpoint, timeout=10) as conn:
+        execute(conn, "START TRANSACTION WITH CONSISTENT SNAPSHOT")
+        try:
+            return _snapshot_position(conn), table_counts(conn)
+        finally:
+            execute(conn, "COMMIT")
+
+
+def _snapshot_position(conn: pymysql.connections.Connection) -> str:
+    status = {r["Variable_name"]: r["Value"] for r in query(conn, "SHOW STATUS LIKE 'binlog_snapshot_%%'")}
+    return str(query(conn, "SELECT BINLOG_GTID_POS(%s, %s) AS p", (
+        status["Binlog_snapshot_file"], int(status["Binlog_snapshot_position"])))[0]["p"] or "")
+
+
+def same_position(one: str, other: str) -> bool:
+    """Whether two GTID positions name the same transactions (domain by domain)."""
+    return _positions(one) == _positions(other)
 
 
 def _positions(gtids: str) -> dict[str, str]:
@@ -74,10 +122,7 @@ def verify(replica: dict[str, Any], source: dict[str, Any], primary: dict[str, A
             if source["name"] == primary["name"]:
                 with connect(endpoint(primary), timeout=10) as snap:
                     execute(snap, "START TRANSACTION WITH CONSISTENT SNAPSHOT")
-                    status = {r["Variable_name"]: r["Value"] for r in
-                              query(snap, "SHOW STATUS LIKE 'binlog_snapshot_%%'")}
-                    target = str(query(snap, "SELECT BINLOG_GTID_POS(%s, %s) AS p", (
-                        status["Binlog_snapshot_file"], int(status["Binlog_snapshot_position"])))[0]["p"] or "")
+                    target = _snapshot_position(snap)
                     _stop_at(new, target, replica["name"], timeout)
                     theirs, mine = _both(snap, new)
                     execute(snap, "COMMIT")
@@ -97,12 +142,34 @@ def verify(replica: dict[str, Any], source: dict[str, Any], primary: dict[str, A
                         execute(src, "START SLAVE")
         finally:
             execute(new, "START SLAVE")
-    differ = [f"{t}: {theirs.get(t, 'no table')} rows on {source['name']}, {mine.get(t, 'no table')} here"
+    _compare(replica["name"], source["name"], target, theirs, mine)
+    return target, len(theirs)
+
+
+def verify_recorded(replica: dict[str, Any], source: str, counted: dict[str, Any],
+                    endpoint: Callable[[dict[str, Any]], Any]) -> tuple[str, int] | None:
+    """The quick check: the source's counts recorded at the copy (``counted``: gtid, tables) against the new
+    replica's, if the replica, stopped, is exactly at that position; None when it is not (the cluster took
+    writes since the copy: ``verify`` then holds both at one position)."""
+    with connect(endpoint(replica), timeout=10) as new:
+        execute(new, "SET SESSION sql_log_bin = 0")
+        execute(new, "STOP SLAVE")
+        try:
+            if not same_position(variable(new, "gtid_slave_pos"), counted["gtid"]):
+                return None
+            mine = table_counts_parallel(endpoint(replica))
+        finally:
+            execute(new, "START SLAVE")
+    _compare(replica["name"], source, counted["gtid"], counted["tables"], mine)
+    return counted["gtid"], len(counted["tables"])
+
+
+def _compare(replica: str, source: str, target: str, theirs: dict[str, int], mine: dict[str, int]) -> None:
+    differ = [f"{t}: {theirs.get(t, 'no table')} rows on {source}, {mine.get(t, 'no table')} here"
               for t in sorted(set(theirs) | set(mine)) if theirs.get(t) != mine.get(t)]
     if differ:
-        raise DataMismatch(f"{replica['name']} does not hold the data of {source['name']} at GTID {target}: "
+        raise DataMismatch(f"{replica} does not hold the data of {source} at GTID {target}: "
                            + "; ".join(differ[:5]) + (f"; and {len(differ) - 5} more" if len(differ) > 5 else ""))
-    return target, len(theirs)
 
 
 def _both(source: pymysql.connections.Connection,
@@ -133,7 +200,10 @@ def verify_seeded(replicas: list[dict[str, Any]], primary: dict[str, Any], nodes
         source = by_name.get(record.get("source"), primary)
         if source["name"] == replica["name"]:
             source = primary
-        target, tables = verify(replica, source, primary, endpoint, timeout)
+        counted = record.get("sourceCounts") if source["name"] == record.get("source") else None
+        quick = verify_recorded(replica, source["name"], counted, endpoint) if counted else None
+        target, tables = quick or verify(replica, source, primary, endpoint, timeout)
         seed.write_record(host, node_dir, {**record, "verified": True, "verifiedAt": target, "tables": tables})
+        how = f"counted on {source['name']} during the copy" if quick else "both counted now"
         seed.append_log(host, node_dir, f"{replica['name']}: holds the data of {source['name']} at GTID {target} "
-                        f"(row counts of {tables} table(s) equal); it may enter the read pool")
+                        f"(row counts of {tables} table(s) equal, {how}); it may enter the read pool")

@@ -305,7 +305,7 @@ class ReplicationTopologyProvider(PlannedProvider):
                     execute(conn, f"CREATE USER {account} {identified}", secret)
                 elif not _can_login(primary, props["replicationUser"], props["replicationPassword"]):
                     execute(conn, f"ALTER USER {account} {identified}", secret)
-                execute(conn, f"GRANT REPLICATION SLAVE, SLAVE MONITOR ON *.* TO {account}")
+                _grant_replication(conn, account, Dialect.of(props))
                 if variable(conn, "read_only") == "1":
                     execute(conn, "SET GLOBAL read_only = 0")
         except pymysql.MySQLError as error:
@@ -429,7 +429,7 @@ class ReplicationTopologyProvider(PlannedProvider):
                 execute(conn, f"CREATE USER {account} {identified}", secret)
             elif not _can_login(primary, props["replicationUser"], props["replicationPassword"]):
                 execute(conn, f"ALTER USER {account} {identified}", secret)
-            execute(conn, dialect.replication_grant(account))
+            _grant_replication(conn, account, dialect)
             if props.get("semiSync"):
                 execute(conn, f"SET GLOBAL {dialect.semi_sync('source')} = 1")
             if state.read_only:
@@ -572,6 +572,16 @@ def _restrict_root(conn: pymysql.connections.Connection, props: dict[str, Any]) 
         restrict_client_account(conn, props["rootUser"], "%", Dialect.of(props))
     finally:
         execute(conn, "SET SESSION sql_log_bin = %s", (int(logged),))
+
+
+def _grant_replication(conn: pymysql.connections.Connection, account: str, dialect: Dialect) -> None:
+    """The replication account's privileges, granted only when it lacks them: a GRANT is a transaction of the
+    binary log even when it changes nothing, and a run that changes nothing should log nothing (a new replica's
+    quick data check needs the cluster's position to stay where the copy was taken)."""
+    have = " ".join(str(v) for row in query(conn, f"SHOW GRANTS FOR {account}") for v in row.values()).upper()
+    wanted = dialect.replication_grant(account).split(" ON ", 1)[0].removeprefix("GRANT ")
+    if not all(privilege.strip() in have for privilege in wanted.split(",")):
+        execute(conn, dialect.replication_grant(account))
 
 
 def _can_login(node: dict[str, Any], user: str, password: str) -> bool:

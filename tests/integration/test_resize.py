@@ -147,6 +147,8 @@ def test_scale_out_from_a_copy_after_the_binary_logs_were_purged_then_scale_in(s
             assert record["copiedMB"] > 10
             log = (stack.data_dir / f"replstack-{stack.name}" / name / "seed.log").read_text()
             assert "copied" in log and "holds the data of db2" in log
+            # sysbench wrote during the copy: the source's counts were not at the copy's position.
+            assert "both counted now" in log, log
         reference = counts(stack, "db2")
         assert all(reference[f"t{i}"] == ROWS for i in range(1, TABLES + 1))
         stack.expect_no_changes().ok()
@@ -242,3 +244,54 @@ def test_whole_cluster_killed_comes_back_with_one_up_refresh(stack):
         target = rows(conn, "SELECT @@gtid_binlog_pos")[0][0]
     with stack.connect(node_address(stack, "db2")) as conn:
         assert rows(conn, "SELECT MASTER_GTID_WAIT(%s, 30)", (target,))[0][0] == 0
+
+
+def test_the_quick_data_check_compares_at_the_recorded_position_and_names_what_differs(stack):
+    """The quick check of a new replica (its source's row counts, recorded while the copy streamed) on real
+    servers: it compares only when the replica is exactly at the recorded position, and a table whose count
+    differs fails it by name. Replication runs again afterwards either way."""
+    from components.datacheck import DataMismatch, snapshot_counts, verify_recorded
+    from components.sql import Endpoint
+
+    def node(name: str) -> dict:
+        host, port = node_address(stack, name).rsplit(":", 1)
+        with stack.connect(node_address(stack, name)) as conn:
+            socket = rows(conn, "SELECT @@socket")[0][0]
+        return {"name": name, "host": host, "port": int(port), "socket": socket}
+
+    def endpoint(n: dict) -> Endpoint:
+        return Endpoint.admin_of_node(n, "", "")
+
+    def caught_up() -> None:
+        with stack.connect(node_address(stack, "db1")) as conn:
+            target = rows(conn, "SELECT @@gtid_binlog_pos")[0][0]
+        with stack.connect(node_address(stack, "db2")) as conn:
+            assert rows(conn, "SELECT MASTER_GTID_WAIT(%s, 30)", (target,))[0][0] == 0
+
+    db1, db2 = node("db1"), node("db2")
+    with stack.connect(node_address(stack, "db1")) as conn:
+        rows(conn, "CREATE DATABASE IF NOT EXISTS app")
+        rows(conn, "CREATE TABLE app.quick (id INT PRIMARY KEY)")
+        rows(conn, "INSERT INTO app.quick VALUES (1), (2), (3)")
+    try:
+        caught_up()
+        at, tables = snapshot_counts(endpoint(db1))
+        assert tables["app.quick"] == 3
+        assert verify_recorded(db2, "db1", {"gtid": at, "tables": tables}, endpoint) == (at, len(tables))
+        with pymysql.connect(unix_socket=db2["socket"], user="root", autocommit=True) as conn, conn.cursor() as cur:
+            cur.execute("SET SESSION sql_log_bin = 0")
+            cur.execute("DELETE FROM app.quick WHERE id = 3")
+        with pytest.raises(DataMismatch, match=r"app.quick: 3 rows on db1, 2 here"):
+            verify_recorded(db2, "db1", {"gtid": at, "tables": tables}, endpoint)
+        with stack.connect(node_address(stack, "db1")) as conn:
+            rows(conn, "INSERT INTO app.quick VALUES (4)")
+        caught_up()  # replication was started again after each check
+        assert verify_recorded(db2, "db1", {"gtid": at, "tables": tables}, endpoint) is None, \
+            "a replica past the recorded position is left to the full check"
+    finally:
+        with pymysql.connect(unix_socket=db2["socket"], user="root", autocommit=True) as conn, conn.cursor() as cur:
+            cur.execute("SET SESSION sql_log_bin = 0")
+            cur.execute("INSERT IGNORE INTO app.quick VALUES (3)")
+        with stack.connect(node_address(stack, "db1")) as conn:
+            rows(conn, "DROP TABLE app.quick")
+    caught_up()

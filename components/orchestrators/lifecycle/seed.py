@@ -8,14 +8,19 @@ from the backup's binlog info (``mariadb_backup_binlog_info``, ``xtrabackup_binl
 new node starts with ``gtid_slave_pos`` at it, so it replicates from the primary from that point on and needs
 none of the binary logs the primary may have purged.
 
+While the copy streams, the source's rows are counted in a consistent snapshot (the source's side of the data
+check, components.datacheck): kept when that snapshot is at the copy's own position.
+
 What the copy did is kept in the node's directory: ``seed.log`` (progress, copied MB, then the prepare) and
-``seed.json`` (source, GTID, size, duration, and whether the replication step has checked the copy's data).
+``seed.json`` (source, GTID, size, duration, the source's counts, and whether the replication step has checked
+the copy's data).
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+from concurrent.futures import Future, ThreadPoolExecutor
 import re
 import shlex
 import threading
@@ -25,6 +30,7 @@ from pathlib import PurePosixPath
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from components.configurator.mariadb import MariaDBPaths, node_paths
+from components.datacheck import same_position, snapshot_counts
 from components.configurator.placement import Placement
 from components.orchestrators.hosts import CommandFailed, CommandStream, Host, LocalHost, host_for, os_user_of
 from components.sql import Endpoint, connect, execute, query, variable
@@ -150,40 +156,56 @@ def seed(source: Peer, target_host: Host, target: MariaDBPaths, install_db: str,
         argv.append("--slave-info")
     copied = 0
     extract = [mbstream, "-x", "-C", target.datadir]
-    try:
-        if same_machine(source.host, target_host):
-            copied, log = _pipe_here(target_host, argv, extract, target.datadir, node_dir,
-                                     lambda mb: progress.say(f"{node}: copied {mb:.0f} MB from {source.name}",
-                                                             force=False))
-        else:
-            with _stream(source.host, argv, writes=False) as reader, \
-                    _stream(target_host, extract, writes=True) as writer:
-                while chunk := reader.read(CHUNK):
-                    writer.write(chunk)
-                    copied += len(chunk)
-                    progress.say(f"{node}: copied {copied / 2**20:.0f} MB from {source.name}", force=False)
-                writer.finish(COPY_TIMEOUT)
-                log = reader.finish(COPY_TIMEOUT)
-    except (CommandFailed, OSError) as error:
-        target_host.remove_tree(target.datadir)
-        raise SeedFailed(f"{node}: the copy from {source.name} failed: {_one_line(error)}") from None
-    target_host.write_file(str(PurePosixPath(node_dir) / BACKUP_LOG), log, mode=0o600)
-    progress.say(f"{node}: copied {copied / 2**20:.0f} MB from {source.name} in {time.monotonic() - started:.1f}s; "
-                 "preparing (mariadb-backup --prepare)")
-    try:
-        target_host.run([backup, "--prepare", f"--target-dir={target.datadir}"], timeout=COPY_TIMEOUT)
-    except CommandFailed as error:
-        target_host.remove_tree(target.datadir)
-        raise SeedFailed(f"{node}: preparing the copy of {source.name} failed: {_one_line(error)}") from None
-    gtid = copy_position(target_host, target.datadir)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        # The source's side of the data check, counted in a consistent snapshot while the copy streams: kept
+        # when the snapshot is at the copy's own position (the cluster took no write meanwhile).
+        counting = pool.submit(snapshot_counts, source.admin())
+        try:
+            if same_machine(source.host, target_host):
+                copied, log = _pipe_here(target_host, argv, extract, target.datadir, node_dir,
+                                         lambda mb: progress.say(f"{node}: copied {mb:.0f} MB from {source.name}",
+                                                                 force=False))
+            else:
+                with _stream(source.host, argv, writes=False) as reader, \
+                        _stream(target_host, extract, writes=True) as writer:
+                    while chunk := reader.read(CHUNK):
+                        writer.write(chunk)
+                        copied += len(chunk)
+                        progress.say(f"{node}: copied {copied / 2**20:.0f} MB from {source.name}", force=False)
+                    writer.finish(COPY_TIMEOUT)
+                    log = reader.finish(COPY_TIMEOUT)
+        except (CommandFailed, OSError) as error:
+            target_host.remove_tree(target.datadir)
+            raise SeedFailed(f"{node}: the copy from {source.name} failed: {_one_line(error)}") from None
+        target_host.write_file(str(PurePosixPath(node_dir) / BACKUP_LOG), log, mode=0o600)
+        progress.say(f"{node}: copied {copied / 2**20:.0f} MB from {source.name} in "
+                     f"{time.monotonic() - started:.1f}s; preparing (mariadb-backup --prepare)")
+        try:
+            target_host.run([backup, "--prepare", f"--target-dir={target.datadir}"], timeout=COPY_TIMEOUT)
+        except CommandFailed as error:
+            target_host.remove_tree(target.datadir)
+            raise SeedFailed(f"{node}: preparing the copy of {source.name} failed: {_one_line(error)}") from None
+        gtid = copy_position(target_host, target.datadir)
+        source_counts = _recorded_counts(counting, gtid)
     for name in REPLICATION_FILES:
         target_host.remove_tree(str(PurePosixPath(target.datadir) / name))
     record = {"source": source.name, "sourceRole": source.role, "gtid": gtid, "copiedMB": round(copied / 2**20, 1),
-              "seconds": round(time.monotonic() - started, 1), "verified": False}
+              "seconds": round(time.monotonic() - started, 1), "verified": False,
+              **({"sourceCounts": source_counts} if source_counts else {})}
     progress.say(f"{node}: the copy of {source.name} is ready at GTID {gtid or '(none)'} "
                  f"({record['copiedMB']} MB in {record['seconds']}s)")
     write_record(target_host, node_dir, record)
     return record
+
+
+def _recorded_counts(counting: Future, gtid: str) -> dict[str, Any] | None:
+    """The source's counts, kept when they were taken at the copy's own position (nothing was written between
+    the copy's end and the snapshot); a count that failed or is at another position is left to the full check."""
+    try:
+        at, tables = counting.result()
+    except Exception:  # noqa: BLE001  (the replication step's full check counts both sides instead)
+        return None
+    return {"gtid": at, "tables": tables} if gtid and same_position(at, gtid) else None
 
 
 def copy_position(host: Host, datadir: str) -> str:
