@@ -205,3 +205,32 @@ def test_a_mysql_replica_added_later_gets_everything_and_one_removed_leaves(tmp_
         assert not db3.exists() and not processes_under(db3)
         arrives(stack, "db2", insert_marker(stack, stack.outputs()["writeEndpoint"]))
         stack.expect_no_changes().ok()
+
+
+def test_mysql_settings_apply_live_or_by_a_rolling_restart(tmp_path, mysql_dir):
+    """Dynamic settings (max_connections, the buffer pool that database.memory sizes) are set on every running
+    MySQL node without a restart; a static one (innodb_log_buffer_size, in replstack's table) restarts the nodes
+    one at a time, replicas first, and each replicates again."""
+    with cli_cluster(tmp_path, mysql_config(tmp_path, mysql_dir, nodes=2)) as stack:
+        pids = {name: int(stack.state(name)["pid"]) for name in ("db1", "db2")}
+        stack.config_set("replstack:database.maxConnections", 333)
+        stack.config_set("replstack:database.memory", 384)
+        preview = stack.preview_diff().ok().output
+        assert "SET GLOBAL" in preview and "max_connections = 333" in preview
+        stack.up().ok()
+        for name in ("db1", "db2"):
+            assert one(stack, address(stack, name), "SELECT @@max_connections") == 333
+            assert one(stack, address(stack, name), "SELECT @@innodb_buffer_pool_size") > 200 * 2**20
+        assert {name: int(stack.state(name)["pid"]) for name in ("db1", "db2")} == pids, "no restart"
+
+        stack.config_set("replstack:database.settings.innodb_log_buffer_size", "32M")
+        assert "restart" in stack.preview_diff().ok().output
+        stack.up().ok()
+        after = {name: int(stack.state(name)["pid"]) for name in ("db1", "db2")}
+        assert all(after[name] != pids[name] for name in pids), "both restarted"
+        for name in ("db1", "db2"):
+            assert one(stack, address(stack, name), "SELECT @@innodb_log_buffer_size") == 32 * 2**20
+        status = replica_status(stack, "db2")
+        assert (status["Replica_IO_Running"], status["Replica_SQL_Running"]) == ("Yes", "Yes")
+        arrives(stack, "db2", insert_marker(stack, stack.outputs()["writeEndpoint"]))
+        stack.expect_no_changes().ok()
