@@ -183,9 +183,10 @@ def test_every_tag_mysql_takes_renders_a_config_the_real_mysqld_accepts(tmp_path
     assert done.returncode != 0 and "unknown variable 'aria_pagecache_buffer_size" in done.stderr
 
 
-def test_a_mysql_replica_added_later_gets_everything_and_one_removed_leaves(tmp_path, mysql_dir):
+def test_a_mysql_cluster_resizes_and_takes_new_settings(tmp_path, mysql_dir):
     """Without a physical copy (mariadb-backup cannot copy MySQL), a replica added to a running cluster
-    replicates the primary's whole history by GTID auto-position; removing it stops and removes only it."""
+    replicates the primary's whole history by GTID auto-position; removing it stops and removes only it. Then
+    settings change live or by a rolling restart."""
     with cli_cluster(tmp_path, mysql_config(tmp_path, mysql_dir, nodes=2)) as stack:
         before = insert_marker(stack, stack.outputs()["writeEndpoint"])
         stack.config_set("replstack:database.nodes", 3)
@@ -206,12 +207,9 @@ def test_a_mysql_replica_added_later_gets_everything_and_one_removed_leaves(tmp_
         arrives(stack, "db2", insert_marker(stack, stack.outputs()["writeEndpoint"]))
         stack.expect_no_changes().ok()
 
-
-def test_mysql_settings_apply_live_or_by_a_rolling_restart(tmp_path, mysql_dir):
-    """Dynamic settings (max_connections, the buffer pool that database.memory sizes) are set on every running
-    MySQL node without a restart; a static one (innodb_log_buffer_size, in replstack's table) restarts the nodes
-    one at a time, replicas first, and each replicates again."""
-    with cli_cluster(tmp_path, mysql_config(tmp_path, mysql_dir, nodes=2)) as stack:
+        # Dynamic settings (max_connections, the buffer pool that database.memory sizes) are set on every
+        # running node without a restart; a static one (innodb_log_buffer_size, in replstack's table) restarts
+        # the nodes one at a time, replicas first, and each replicates again.
         pids = {name: int(stack.state(name)["pid"]) for name in ("db1", "db2")}
         stack.config_set("replstack:database.maxConnections", 333)
         stack.config_set("replstack:database.memory", 384)
@@ -234,3 +232,4 @@ def test_mysql_settings_apply_live_or_by_a_rolling_restart(tmp_path, mysql_dir):
         assert (status["Replica_IO_Running"], status["Replica_SQL_Running"]) == ("Yes", "Yes")
         arrives(stack, "db2", insert_marker(stack, stack.outputs()["writeEndpoint"]))
         stack.expect_no_changes().ok()
+
