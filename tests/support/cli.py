@@ -9,7 +9,7 @@ import json
 import os
 import subprocess
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -19,6 +19,8 @@ import yaml
 from tests.support.engine import PASSPHRASE, PROJECT_DIR, TempProject, replstack_project
 
 PULUMI = str(PROJECT_DIR / "scripts" / "pulumi")
+# Commands that change nothing (``CliStack.read`` keeps what they printed until another command runs).
+READ_ONLY = {("stack", "output"), ("stack", "export")}
 
 
 @dataclass
@@ -45,6 +47,10 @@ class CliStack:
     name: str
     data_dir: Path
     echo: bool = True  # print each command's output (tests); the benchmarks turn it off
+    # What the read-only commands (``stack output``, ``stack export``) last printed, with the state files they
+    # read then: kept while those files are unchanged and no other command ran (each read is a CLI run of about
+    # half a second, and tests read outputs and state often).
+    _reads: dict[tuple[str, ...], tuple[Any, str]] = field(default_factory=dict, repr=False)
 
     @property
     def env(self) -> dict[str, str]:
@@ -54,6 +60,8 @@ class CliStack:
     def run(self, *args: str, timeout: float = 600, stdin: str | None = None) -> CommandResult:
         """``scripts/pulumi --cwd <project> ARGS --stack NAME --non-interactive``; output is printed too, so
         that a failing test shows what the user would have seen."""
+        if args[:2] not in READ_ONLY:
+            self._reads.clear()
         argv = [PULUMI, "--cwd", str(self.project.root), *args, "--stack", self.name, "--non-interactive"]
         done = subprocess.run(argv, env=self.env, capture_output=True, text=True, timeout=timeout, input=stdin,
                               stdin=None if stdin is not None else subprocess.DEVNULL)
@@ -87,12 +95,30 @@ class CliStack:
     def write_config(self, config: dict[str, Any]) -> None:
         self.project.write_config(self.name, config)
 
+    def read(self, *args: str) -> str:
+        """A read-only command's output, run again after another command or a change of the stack's state
+        files (an engine run outside this object: a killed ``up``, the repair script)."""
+        files = self._state_files()
+        if args not in self._reads or self._reads[args][0] != files:
+            self._reads[args] = (files, self.run(*args).ok().stdout)
+        return self._reads[args][1]
+
+    def _state_files(self) -> tuple[tuple[str, int, int], ...]:
+        found = []
+        for path in sorted((self.project.state_dir / ".pulumi").glob(f"**/{self.name}.json*")):
+            try:
+                info = path.stat()
+            except FileNotFoundError:
+                continue
+            found.append((str(path), info.st_mtime_ns, info.st_size))
+        return tuple(found)
+
     def outputs(self) -> dict[str, Any]:
-        return json.loads(self.run("stack", "output", "--json", "--show-secrets").ok().stdout)
+        return json.loads(self.read("stack", "output", "--json", "--show-secrets"))
 
     def state(self, resource: str) -> dict[str, Any]:
         """A resource's outputs in state, by name."""
-        exported = json.loads(self.run("stack", "export").ok().stdout)
+        exported = json.loads(self.read("stack", "export"))
         for res in exported["deployment"]["resources"]:
             if res["urn"].endswith("::" + resource):
                 return res.get("outputs", {})
