@@ -105,7 +105,9 @@ def test_after_a_power_cut_a_host_starts_its_units_at_boot_and_up_converges(clus
     stack, hosts = cluster
     host, name = units_of(stack, hosts)["db2"]
     host.power_cycle()
-    assert host.systemctl("is-active", "multi-user.target").stdout.strip() == "active"
+    # The boot is back once sshd answers; multi-user.target (which the units are wanted by) may still be starting.
+    wait_until(lambda: host.systemctl("is-active", "multi-user.target").stdout.strip() == "active", timeout=60,
+               what="the host to reach multi-user.target after its boot")
     wait_until(lambda: host.systemctl("is-active", name).stdout.strip() == "active", timeout=60,
                what="db2's unit to start at boot")
     outputs = stack.outputs()
