@@ -13,17 +13,17 @@
 MYSQL_SUITE_URI=http://deb.debian.org/debian
 MYSQL_APT_DIR=$CACHE/apt-unstable
 
+# apt and apt-cache on unstable's lists only, kept apart from the system's own (no installed package counts).
+MYSQL_APT_OPTIONS=(-o Dir::Etc::sourcelist="$MYSQL_APT_DIR/sources.list" -o Dir::Etc::sourceparts=-
+                   -o Dir::State::Lists="$MYSQL_APT_DIR/lists" -o Dir::Cache="$MYSQL_APT_DIR/cache"
+                   -o Dir::State::status=/dev/null -o APT::Architecture=amd64 -o APT::Architectures::=amd64)
+
 mysql_apt() {
-    apt-get -q -o Dir::Etc::sourcelist="$MYSQL_APT_DIR/sources.list" -o Dir::Etc::sourceparts=- \
-        -o Dir::State::Lists="$MYSQL_APT_DIR/lists" -o Dir::Cache="$MYSQL_APT_DIR/cache" \
-        -o Dir::State::status=/dev/null -o APT::Architecture=amd64 -o APT::Architectures::=amd64 \
-        -o APT::Sandbox::User=root "$@"
+    apt-get -q "${MYSQL_APT_OPTIONS[@]}" -o APT::Sandbox::User=root "$@"
 }
 
 mysql_apt_cache() {
-    apt-cache -o Dir::Etc::sourcelist="$MYSQL_APT_DIR/sources.list" -o Dir::Etc::sourceparts=- \
-        -o Dir::State::Lists="$MYSQL_APT_DIR/lists" -o Dir::Cache="$MYSQL_APT_DIR/cache" \
-        -o Dir::State::status=/dev/null -o APT::Architecture=amd64 -o APT::Architectures::=amd64 "$@"
+    apt-cache "${MYSQL_APT_OPTIONS[@]}" "$@"
 }
 
 # The package and every library it needs, as unstable resolves them; perl and the databases perl's modules
