@@ -101,10 +101,8 @@ def _apply(props: dict[str, Any], previous: list[dict[str, Any]]) -> None:
                 execute(conn, f"CREATE DATABASE IF NOT EXISTS `{database}`")
             wanted = {quote_account(entry["user"], host) for host in entry["hosts"]}
             _drop(conn, entry["user"], keep=wanted)
-            identified, secret = dialect.identified(entry["password"])
             for account in sorted(wanted):
-                execute(conn, f"CREATE USER IF NOT EXISTS {account} {identified}", secret)
-                execute(conn, f"ALTER USER {account} {identified}", secret)
+                dialect.set_password(conn, account, entry["password"])
                 execute(conn, f"REVOKE ALL PRIVILEGES, GRANT OPTION FROM {account}")
                 for grant in entry["grants"]:
                     execute(conn, f"GRANT {dialect.grant(grant)} TO {account}")

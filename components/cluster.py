@@ -144,6 +144,7 @@ class ReplicationCluster(pulumi.ComponentResource):
         nodes: dict[str, Node] = {}
         previous: pulumi.Resource | None = None
         fixed = spec.fixed_ports()
+        version = spec.server_version() if self.dialect else None
         placements = {name: orchestrator.place(name, ["mysql"], child, *fixed.get(name, (None, "the stack")))
                       for name in order}
         roles = {name: "primary" if name == self.primary else "replica" for name in names}
@@ -153,10 +154,8 @@ class ReplicationCluster(pulumi.ComponentResource):
             settings = database_settings(spec.database, server_id=server_ids[name], primary=is_primary,
                                          topology=node_settings(self.layout, name, spec.database.domain_id))
             if self.dialect:
-                settings = flavors.flavor_settings(settings, spec.database.flavor,
-                                                   flavors.parse_dotted(self.dialect["serverVersion"]))
-                flavors.check_settings(settings, spec.database.flavor,
-                                       flavors.parse_dotted(self.dialect["serverVersion"]))
+                settings = flavors.flavor_settings(settings, spec.database.flavor, version)
+                flavors.check_settings(settings, spec.database.flavor, version)
             config = placement.apply(lambda p, name=name, is_primary=is_primary, settings=settings: render_my_cnf(
                 cluster=orchestrator.cluster, node=name, primary=is_primary, settings=settings,
                 placement=Placement.from_output(p), run_as_root=orchestrator.runs_as_root,

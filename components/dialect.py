@@ -23,7 +23,7 @@ from typing import Any, Mapping
 import pymysql
 
 from components.configurator import flavors
-from components.sql import execute, native_password_hash, query, variable
+from components.sql import BYPASS_READ_ONLY, execute, native_password_hash, query, variable
 
 Connection = pymysql.connections.Connection
 
@@ -63,6 +63,12 @@ class Dialect:
             return "IDENTIFIED BY PASSWORD %s", (native_password_hash(password),)
         return "IDENTIFIED BY %s", (password,)
 
+    def set_password(self, conn: Connection, account: str, password: str) -> None:
+        """The account exists with this password (created, or re-keyed when it had another)."""
+        identified, secret = self.identified(password)
+        execute(conn, f"CREATE USER IF NOT EXISTS {account} {identified}", secret)
+        execute(conn, f"ALTER USER {account} {identified}", secret)
+
     def privileges(self, text: str) -> str:
         """A privilege list in this flavor's words (MariaDB's are replstack's own)."""
         if self.mariadb:
@@ -84,7 +90,7 @@ class Dialect:
     @property
     def bypass_read_only(self) -> tuple[str, ...]:
         """The privileges that write whatever read_only says."""
-        return ("SUPER", "READ_ONLY ADMIN") if self.mariadb else ("SUPER", "CONNECTION_ADMIN")
+        return BYPASS_READ_ONLY if self.mariadb else ("SUPER", "CONNECTION_ADMIN")
 
     def replication_grant(self, account: str) -> str:
         return flavors.replication_grant(self.flavor, account)
@@ -104,12 +110,6 @@ class Dialect:
             return None
         return {_STATUS_NAMES.get(k, k): v for k, v in rows[0].items()}
 
-    def binlog_status(self, conn: Connection) -> dict[str, Any] | None:
-        """The node's current binary-log coordinates (File, Position)."""
-        sql = "SHOW BINARY LOG STATUS" if not self.mariadb and self.version >= (8, 2, 0) else "SHOW MASTER STATUS"
-        rows = query(conn, sql)
-        return rows[0] if rows else None
-
     def change_source(self, *, host: str, port: int, user: str, password: str) -> flavors.Statement:
         return flavors.change_source(self.flavor, self.version, host=host, port=port, user=user, password=password)
 
@@ -124,8 +124,10 @@ class Dialect:
         """Every transaction the node has logged or applied, as the flavor writes a GTID position."""
         return variable(conn, "gtid_binlog_pos" if self.mariadb else "gtid_executed").replace("\n", "")
 
-    def has_history(self, conn: Connection) -> bool:
-        return bool(variable(conn, "gtid_current_pos" if self.mariadb else "gtid_executed"))
+    def current_position(self, conn: Connection) -> str:
+        """Every transaction the node has applied, replicated or its own (MariaDB's gtid_current_pos); empty
+        for a node with no history."""
+        return variable(conn, "gtid_current_pos") if self.mariadb else self.position(conn)
 
     def caught_up(self, conn: Connection, target: str, timeout: float = 0) -> bool:
         """Whether the node has applied ``target`` (a position of another node), waiting up to ``timeout``."""
@@ -146,9 +148,19 @@ class Dialect:
         return ",".join(part.strip() for part in self.position(conn).split(",") if part.strip().startswith(uuid))
 
     def not_applied(self, primary: Connection, gtids: str) -> str:
-        """The part of ``gtids`` that ``primary`` has not applied (MySQL; MariaDB compares sequences per
-        domain and server: components.topology)."""
-        return str(query(primary, "SELECT GTID_SUBTRACT(%s, @@GLOBAL.gtid_executed) AS r", (gtids,))[0]["r"] or "")
+        """The part of ``gtids`` (a node's own transactions) that ``primary`` has not applied: MySQL subtracts
+        the primary's set; MariaDB compares each entry's sequence with the last one of its domain and server in
+        the primary's binary-log state."""
+        if not self.mariadb:
+            return str(query(primary, "SELECT GTID_SUBTRACT(%s, @@GLOBAL.gtid_executed) AS r", (gtids,))[0]["r"]
+                       or "")
+        seen = {}
+        for gtid in variable(primary, "gtid_binlog_state").split(","):
+            if gtid.count("-") == 2:
+                domain, server, seq = gtid.split("-")
+                seen[(domain, server)] = int(seq)
+        return ",".join(g for g in gtids.split(",")
+                        if g.count("-") == 2 and seen.get(tuple(g.split("-")[:2]), -1) < int(g.split("-")[2]))
 
     def start_from_own_history(self, conn: Connection) -> None:
         """Before a node with history of its own is pointed at a source: MariaDB continues from its current
@@ -165,6 +177,3 @@ class Dialect:
         if not logs:
             return ""
         return str(query(conn, "SELECT BINLOG_GTID_POS(%s, 4) AS pos", (logs[0]["Log_name"],))[0]["pos"] or "")
-
-    def read_only(self, conn: Connection, on: bool) -> None:
-        execute(conn, f"SET GLOBAL read_only = {int(on)}")

@@ -138,6 +138,11 @@ def variable(conn: pymysql.connections.Connection, name: str) -> str:
     return "" if rows[0]["v"] is None else str(rows[0]["v"])
 
 
+def account_grants(conn: pymysql.connections.Connection, account: str) -> str:
+    """Every grant of ``account`` (``quote_account``'s form) as one upper-case text, to look privileges up in."""
+    return " ".join(str(v) for row in query(conn, f"SHOW GRANTS FOR {account}") for v in row.values()).upper()
+
+
 def quote_account(user: str, host: str) -> str:
     """``'user'@'host'`` for account statements, as a fragment of a format string for ``query``/``execute``;
     user names are validated by the spec (letters, digits, _) and hosts are addresses or '%', so plain quoting

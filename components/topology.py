@@ -23,7 +23,7 @@ from components.dialect import Dialect
 from components.dynamic import NO_ACTION, PlannedProvider, differs, is_known, names, resource_options
 
 from components.orchestrators.lifecycle.mariadb import restrict_client_account
-from components.sql import Endpoint, connect, execute, query, quiet_session, quote_account, variable
+from components.sql import Endpoint, account_grants, connect, execute, query, quiet_session, quote_account, variable
 from components.waiting import WaitTimeout, wait_until
 
 
@@ -60,25 +60,11 @@ def _not_on_primary(own: str, primary: dict[str, Any], props: dict[str, Any], ti
     """The entries of ``own`` (a node's own GTIDs) that the primary has not applied: a former primary's own
     writes, replicated before a switchover, are on the new primary and are not errant. An unreachable primary
     leaves them all in doubt (returned)."""
-    dialect = Dialect.of(props)
     try:
         with connect(_endpoint(primary, props), timeout=timeout) as conn:
-            if not dialect.mariadb:
-                return dialect.not_applied(conn, own)
-            state = variable(conn, "gtid_binlog_state")
+            return Dialect.of(props).not_applied(conn, own)
     except pymysql.MySQLError:
         return own
-    seen = {}
-    for gtid in state.split(","):
-        if gtid.count("-") == 2:
-            domain, server, seq = gtid.split("-")
-            seen[(domain, server)] = int(seq)
-    return ",".join(g for g in own.split(",")
-                    if g.count("-") == 2 and seen.get(tuple(g.split("-")[:2]), -1) < int(g.split("-")[2]))
-
-
-def _slave_status(conn: pymysql.connections.Connection, dialect: Dialect = Dialect()) -> dict[str, Any] | None:
-    return dialect.replica_status(conn)
 
 
 def diagnose(node: dict[str, Any], primary: dict[str, Any], props: dict[str, Any],
@@ -88,9 +74,9 @@ def diagnose(node: dict[str, Any], primary: dict[str, Any], props: dict[str, Any
     dialect = Dialect.of(props)
     try:
         with connect(_endpoint(node, props), timeout=timeout) as conn:
-            status = _slave_status(conn, dialect)
+            status = dialect.replica_status(conn)
             read_only = variable(conn, "read_only") == "1"
-            current = variable(conn, "gtid_current_pos") if dialect.mariadb else dialect.position(conn)
+            current = dialect.current_position(conn)
             errant = dialect.own_transactions(conn)
     except pymysql.MySQLError as error:
         return Diagnosis(node["name"], NodeState.UNREACHABLE, error=str(error))
@@ -378,7 +364,7 @@ class ReplicationTopologyProvider(PlannedProvider):
                         return False
                 with connect(_endpoint(node, props)) as conn:
                     if positional and source is not None:
-                        status = _slave_status(conn) or {}
+                        status = Dialect().replica_status(conn) or {}
                         return (status.get("Relay_Master_Log_File"), int(status.get("Exec_Master_Log_Pos") or 0)) \
                             >= coordinates[source["name"]]
                     have: dict[str, int] = {}
@@ -578,7 +564,7 @@ def _grant_replication(conn: pymysql.connections.Connection, account: str, diale
     """The replication account's privileges, granted only when it lacks them: a GRANT is a transaction of the
     binary log even when it changes nothing, and a run that changes nothing should log nothing (a new replica's
     quick data check needs the cluster's position to stay where the copy was taken)."""
-    have = " ".join(str(v) for row in query(conn, f"SHOW GRANTS FOR {account}") for v in row.values()).upper()
+    have = account_grants(conn, account)
     wanted = dialect.replication_grant(account).split(" ON ", 1)[0].removeprefix("GRANT ")
     if not all(privilege.strip() in have for privilege in wanted.split(",")):
         execute(conn, dialect.replication_grant(account))

@@ -89,11 +89,9 @@ class DatabaseUsersProvider(PlannedProvider):
             existing = {quote_account(r["user"], r["host"]) for r in rows}
             for account in sorted(existing - wanted):
                 execute(conn, f"DROP USER {account}")
-            check_identified, check_secret = dialect.identified(props["checkPassword"])
             for account in sorted(wanted):
                 # Every time: the password-less account of an earlier version gets one, a re-keyed one is reset.
-                execute(conn, f"CREATE USER IF NOT EXISTS {account} {check_identified}", check_secret)
-                execute(conn, f"ALTER USER {account} {check_identified}", check_secret)
+                dialect.set_password(conn, account, props["checkPassword"])
                 execute(conn, f"GRANT {dialect.privileges(CHECK_GRANTS)} ON *.* TO {account}")
             for statement in props.get("schema") or []:
                 execute(conn, statement.replace("%", "%%"))
@@ -112,16 +110,15 @@ def _apply_accounts(conn: Any, accounts: list[dict[str, Any]], hosts: list[str],
                              (old["user"],)):
                 execute(conn, f"DROP USER {quote_account(row['user'], row['host'])}")
     for entry in accounts:
-        identified, secret = dialect.identified(entry["password"])
         wanted = {quote_account(entry["user"], host) for host in hosts}
         rows = query(conn, "SELECT User AS user, Host AS host FROM mysql.user WHERE User = %s", (entry["user"],))
         for account in sorted({quote_account(r["user"], r["host"]) for r in rows} - wanted):
             execute(conn, f"DROP USER {account}")
         for account in sorted(wanted):
-            execute(conn, f"CREATE USER IF NOT EXISTS {account} {identified}", secret)
-            execute(conn, f"ALTER USER {account} {identified}", secret)
+            dialect.set_password(conn, account, entry["password"])
             for grant in entry["grants"]:
-                execute(conn, f"GRANT {dialect.grant(grant)} TO {account}".replace("%", "%%"))  # '%' of a pattern, no argument
+                # '%' of a pattern, no argument
+                execute(conn, f"GRANT {dialect.grant(grant)} TO {account}".replace("%", "%%"))
 
 
 class DatabaseUsers(Resource, module="replstack/bootstrap", name="DatabaseUsers"):

@@ -188,16 +188,6 @@ class ClusterSpec(_Model):
         _refuse(problems)
         return self
 
-    def _runs_binary(self) -> bool:
-        """Whether the flavor's version is read off database.binaryDir's mysqld (the local backend)."""
-        if self.orchestrator != "local" or self.database.binary_dir is None:
-            return False
-        try:
-            server = detected_server(str(Path(self.database.binary_dir) / "mysqld"))
-        except Exception:  # noqa: BLE001  (_local_flavor says why)
-            return False
-        return server.flavor == self.database.flavor
-
     def _flavor_checks(self) -> list[tuple[str, str]]:
         """MySQL and Percona: a version replstack supports, and tags whose settings their server takes."""
         from components.configurator import flavors
@@ -205,8 +195,7 @@ class ClusterSpec(_Model):
         db = self.database
         if db.flavor == "mariadb":
             return []
-        version = flavors.parse_dotted(self.server_dialect()["serverVersion"]) if self._runs_binary() else \
-            flavors.parse_dotted(db.version) if db.version else flavors.ASSUMED[db.flavor]
+        version = self.server_version()
         try:
             flavors.check_supported(db.flavor, version)
         except flavors.FlavorError as error:
@@ -250,20 +239,28 @@ class ClusterSpec(_Model):
                              f"{db.flavor}; allowed: false"))
         return problems
 
-    def server_dialect(self) -> dict[str, str]:
-        """The flavor and version of the servers this stack runs, as the steps' inputs carry them
-        (components.dialect): nothing for MariaDB; for MySQL and Percona Server the version their mysqld says
-        when the backend runs it from database.binaryDir, else database.version, else the assumed one."""
+    def server_version(self) -> tuple[int, int, int]:
+        """The version of the MySQL or Percona servers this stack runs: what the mysqld of database.binaryDir
+        says when the local backend runs it (and it is of the flavor: _local_flavor refuses it otherwise), else
+        database.version, else the assumed one."""
         from components.configurator import flavors
 
         db = self.database
-        if db.flavor == "mariadb":
-            return {}
         if self.orchestrator == "local" and db.binary_dir is not None:
-            version = detected_server(str(Path(db.binary_dir) / "mysqld")).version
-        else:
-            version = flavors.parse_dotted(db.version) if db.version else flavors.ASSUMED[db.flavor]
-        return {"flavor": db.flavor, "serverVersion": ".".join(map(str, version))}
+            try:
+                server = detected_server(str(Path(db.binary_dir) / "mysqld"))
+            except (OSError, subprocess.SubprocessError, flavors.FlavorError):
+                server = None  # _local_flavor says why
+            if server is not None and server.flavor == db.flavor:
+                return server.version
+        return flavors.parse_dotted(db.version) if db.version else flavors.ASSUMED[db.flavor]
+
+    def server_dialect(self) -> dict[str, str]:
+        """The flavor and version of the servers, as the SQL steps' inputs carry them
+        (components.dialect.Dialect.inputs): nothing for MariaDB, so that its stacks keep the inputs they had."""
+        from components.dialect import Dialect
+
+        return {} if self.database.flavor == "mariadb" else Dialect(self.database.flavor, self.server_version()).inputs
 
     def _local_binary_dir(self) -> list[tuple[str, str]]:
         """database.binaryDir on the local backend: it holds the flavor's server binary, and for mariadb it is

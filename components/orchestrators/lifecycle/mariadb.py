@@ -14,7 +14,7 @@ from components.orchestrators.hosts import CommandFailed, Host, os_user_of
 from components.orchestrators.lifecycle.process import read_pid_file, remove_runtime_files, remove_service_files
 from components.orchestrators.lifecycle.supervision import DetachedProcesses, Supervised
 from components.dialect import Dialect
-from components.sql import Endpoint, connect, execute, query, quiet_session, quote_account
+from components.sql import Endpoint, account_grants, connect, execute, query, quiet_session, quote_account
 from components.waiting import StopWaiting, wait_until
 
 
@@ -53,7 +53,8 @@ class MariaDBServer(Supervised):
             workdir=self.paths.dir,
             log_path=str(PurePosixPath(self.paths.dir) / "mariadbd.out"),
             user=self.os_user,
-            description=f"{'MariaDB' if self.dialect.mariadb else 'MySQL'} {PurePosixPath(self.paths.dir).name} of {PurePosixPath(self.paths.dir).parent.name}",
+            description=f"{'MariaDB' if self.dialect.mariadb else 'MySQL'} {PurePosixPath(self.paths.dir).name} "
+                        f"of {PurePosixPath(self.paths.dir).parent.name}",
             start_timeout=start_timeout,
             stop_timeout=stop_timeout,
             runtime_dirs=outside(self.paths.dir, self.paths.socket),
@@ -100,14 +101,15 @@ class MariaDBServer(Supervised):
             self.host.run([*command, f"--user={self.os_user}"])
         except CommandFailed as error:
             raise ServerFailed(f"{error}; {self.error_log_tail()}") from None
-        first = DetachedProcesses(self.host)  # a transient server: never a unit
-        pid = first.start(self._first_start())
+        first, command = DetachedProcesses(self.host), self._first_start()  # a transient server: never a unit
+        root = Endpoint(host="localhost", port=0, user="root", unix_socket=self.paths.socket,
+                        via=self.socket_endpoint().via)
+        pid = first.start(command)
         try:
             def answers() -> bool:
                 if not self.host.process_alive(pid, ""):
                     raise StopWaiting(f"mysqld exited during its first start: {self.error_log_tail()}")
-                with connect(Endpoint(host="localhost", port=0, user="root", unix_socket=self.paths.socket,
-                                      via=self.socket_endpoint().via), timeout=2):
+                with connect(root, timeout=2):
                     return True
 
             try:
@@ -115,8 +117,7 @@ class MariaDBServer(Supervised):
             except StopWaiting as error:
                 raise ServerFailed(str(error)) from None
             admin = quote_account(self.os_user, "localhost")
-            with connect(Endpoint(host="localhost", port=0, user="root", unix_socket=self.paths.socket,
-                                  via=self.socket_endpoint().via)) as conn:
+            with connect(root) as conn:
                 execute(conn, "SET SESSION sql_log_bin = 0")
                 if self.os_user == "root":
                     execute(conn, f"ALTER USER {admin} IDENTIFIED WITH auth_socket")
@@ -125,7 +126,7 @@ class MariaDBServer(Supervised):
                     execute(conn, f"GRANT ALL PRIVILEGES ON *.* TO {admin} WITH GRANT OPTION")
                     execute(conn, "ALTER USER 'root'@'localhost' ACCOUNT LOCK")
         finally:
-            first.stop(self._first_start(), pid, self.is_running, 60)
+            first.stop(command, pid, self.is_running, 60)
         self.host.write_file(self._initialized_mark, "auth_socket\n")
 
     def _first_start(self) -> ServiceCommand:
@@ -252,11 +253,9 @@ class MariaDBServer(Supervised):
         of the general and slow logs; only the password's hash is sent. It has every privilege but those that
         bypass read_only, so a replica refuses its writes; the provider's own work goes through the socket."""
         account = quote_account(root_user, "%")
-        identified, secret = self.dialect.identified(root_password)
         with connect(self.socket_endpoint()) as conn:
             quiet_session(conn, binlog=False)
-            execute(conn, f"CREATE USER IF NOT EXISTS {account} {identified}", secret)
-            execute(conn, f"ALTER USER {account} {identified}", secret)
+            self.dialect.set_password(conn, account, root_password)
             execute(conn, f"GRANT ALL PRIVILEGES ON *.* TO {account} WITH GRANT OPTION")
             restrict_client_account(conn, root_user, "%", self.dialect)
             for row in query(conn, "SELECT User AS user, Host AS host FROM mysql.user WHERE user = ''"):
@@ -280,7 +279,7 @@ def restrict_client_account(conn, user: str, host: str, dialect: Dialect = Diale
     if not query(conn, "SELECT 1 FROM mysql.user WHERE User = %s AND Host = %s", (user, host)):
         return
     bypass = dialect.bypass_read_only
-    grants = " ".join(str(v) for row in query(conn, f"SHOW GRANTS FOR {account}") for v in row.values()).upper()
+    grants = account_grants(conn, account)
     if any(privilege in grants for privilege in ("ALL PRIVILEGES", *bypass)):
         execute(conn, f"REVOKE {', '.join(bypass)} ON *.* FROM {account}")
 

@@ -20,18 +20,18 @@ from __future__ import annotations
 
 import contextlib
 import json
-from concurrent.futures import Future, ThreadPoolExecutor
 import re
 import shlex
 import threading
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from components.configurator.mariadb import MariaDBPaths, node_paths
-from components.datacheck import same_position, snapshot_counts
 from components.configurator.placement import Placement
+from components.datacheck import same_position, snapshot_counts
 from components.orchestrators.hosts import CommandFailed, CommandStream, Host, LocalHost, host_for, os_user_of
 from components.sql import Endpoint, connect, execute, query, variable
 
